@@ -1,0 +1,46 @@
+"""Facts about the customer: who they are, and that they left."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from touchstream.events.envelope import CloudEvent, Payload
+from touchstream.events.vocabulary import CustomerId, ShortText, Slug
+
+AttributeValue = str | int | float | bool
+
+
+class Consent(Payload):
+    marketing: bool = False
+    analytics: bool = True
+
+
+class CustomerIdentifiedData(Payload):
+    customer_id: CustomerId
+    segment: Slug | None = Field(None, examples=["vip", "regular", "new"])
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = (
+        Field(None, examples=["zh-CN", "en-GB"])
+    )
+    consent: Consent | None = None
+    attributes: dict[Slug, AttributeValue] = Field(default_factory=dict, max_length=50)
+
+
+class CustomerIdentified(CloudEvent):
+    """A channel identified the customer and (re)stated profile attributes."""
+
+    type: Literal["cx.customer.identified.v1"] = "cx.customer.identified.v1"
+    data: CustomerIdentifiedData
+
+
+class ChurnObservedData(Payload):
+    customer_id: CustomerId
+    reason: ShortText | None = None
+
+
+class ChurnObserved(CloudEvent):
+    """The customer is known to have left (contract cancelled, account closed): a churn label."""
+
+    type: Literal["cx.customer.churned.v1"] = "cx.customer.churned.v1"
+    data: ChurnObservedData

@@ -1,0 +1,81 @@
+"""The CloudEvents 1.0 envelope shared by every Touchstream event.
+
+Each event type subclasses `CloudEvent`, pinning `type` to one versioned name and `data` to
+its payload model. Touchstream's profile of CloudEvents is stricter than the spec in two ways
+that the read models rely on: `time` is required (the moment the contact happened, with a
+timezone), and `data` is always a JSON object.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SPECVERSION = "1.0"
+JSON_CONTENT_TYPE = "application/json"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
+
+# Attributes defined by the spec (or the partitioning extension), everything else is an extension.
+CORE_ATTRIBUTES = frozenset(
+    {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"}
+)
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class Payload(BaseModel):
+    """Base of every `data` model: immutable, and unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event; subclasses fix `type` and `data`."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    #: Name of the Kafka/HTTP partition key source; subclasses override when it is not the
+    #: customer (for example alerts about a touchpoint).
+    key_field: ClassVar[str] = "customer_id"
+
+    specversion: Literal["1.0"] = SPECVERSION
+    id: EventId
+    source: Source
+    type: str
+    time: AwareDatetime
+    subject: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    datacontenttype: Literal["application/json"] = JSON_CONTENT_TYPE
+    dataschema: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    partitionkey: Annotated[str, StringConstraints(max_length=256)] | None = None
+    data: Any = Field(description="The event payload; its model depends on `type`.")
+
+    @model_validator(mode="after")
+    def _check_extensions(self) -> CloudEvent:
+        for name, value in (self.model_extra or {}).items():
+            if not _EXTENSION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"extension attribute {name!r} must be 1-20 lowercase letters or digits"
+                )
+            if not isinstance(value, str | int | bool) or isinstance(value, float):
+                raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean")
+        return self
+
+    @property
+    def key(self) -> str | None:
+        """The partition key: the customer id for customer events, so their order is kept."""
+        value = getattr(self.data, self.key_field, None)
+        return value or self.partitionkey
+
+    def attributes(self) -> dict[str, Any]:
+        """Context attributes (everything but `data`) as JSON-ready values, extensions included."""
+        attrs = self.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+        return attrs
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The structured-mode JSON object for this event."""
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,70 @@
+"""All configuration, in one typed object read from `TOUCHSTREAM_*` environment variables.
+
+The defaults are the embedded profile: a Tansu broker started as a child process on
+127.0.0.1, chDB under `./.touchstream`, short consumer-group timeouts. Production points
+`kafka_bootstrap` at Apache Kafka, `warehouse_url` at a ClickHouse server and turns
+`embedded_broker` off; the code path is the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOUCHSTREAM_", extra="ignore")
+
+    profile: Literal["embedded", "production"] = Field(
+        "embedded", description="embedded: short group timeouts for the in-memory broker."
+    )
+    data_dir: Path = Field(Path(".touchstream"), description="Warehouse and runtime files.")
+    warehouse_url: str | None = Field(
+        None,
+        description="chdb:///path or http(s)://host:8123[/database]; default chdb://<data_dir>/warehouse.",
+    )
+    warehouse_user: str = "default"
+    warehouse_password: SecretStr = SecretStr("")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    embedded_broker: bool = Field(True, description="Start Tansu as a child process of `up`.")
+    topic_partitions: int = Field(4, ge=1, le=1024)
+    touchpoints_topic: str = "cx.touchpoints.v1"
+    alerts_topic: str = "cx.alerts.v1"
+    deadletter_topic: str = "cx.deadletter.v1"
+    consumer_group: str = "touchstream-processors"
+
+    http_host: str = Field("127.0.0.1", description="Bind address of the HTTP server.")
+    http_port: int = Field(8088, ge=0, le=65535)
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    max_batch_events: int = Field(5000, ge=1, description="Events per ingest request.")
+    publish_timeout_s: float = Field(10.0, gt=0, description="Broker ack wait before 503.")
+
+    batch_max_events: int = Field(2000, ge=1, description="Processor micro-batch size.")
+    batch_max_wait_s: float = Field(0.2, gt=0, description="Processor micro-batch wait.")
+    write_retry_max_s: float = Field(30.0, gt=0, description="Cap of the warehouse-retry back-off.")
+
+    detractor_threshold: int = Field(6, ge=0, le=10, description="NPS at or below: alert.")
+
+    log_level: Literal["debug", "info", "warn", "error"] = "warn"
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+
+    @property
+    def runtime_file(self) -> Path:
+        """Where a running `up` publishes its ports, so `sql` and `demo` can find it."""
+        return self.data_dir / "runtime.json"
+
+    @property
+    def group_timeouts(self) -> dict[str, float]:
+        """Consumer-group timeouts: Tansu completes a join only after the rebalance timeout."""
+        if self.profile == "embedded":
+            return {"session": 6.0, "rebalance": 4.0, "heartbeat": 1.0}
+        return {"session": 30.0, "rebalance": 60.0, "heartbeat": 3.0}
