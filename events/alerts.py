@@ -17,8 +17,8 @@ class Reason(Payload):
 
     code: Slug = Field(examples=["nps_detractor"])
     text: ShortText
-    observed: float | str | None = None
-    threshold: float | str | None = None
+    observed: int | float | str | None = None
+    threshold: int | float | str | None = None
 
 
 class AlertRaisedData(Payload):
@@ -49,5 +49,3 @@ class AlertRaised(CloudEvent):
 def alert_event_id(alert_id: str, revision: int) -> str:
     """CloudEvent id of one revision of an alert; stable across replays."""
     return f"{alert_id}.r{revision}"
-
-

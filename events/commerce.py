@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from touchstream.events.envelope import CloudEvent, Payload
-from touchstream.events.vocabulary import Channel, Currency, CustomerId, Money, Reference, Touchpoint
+from touchstream.events.vocabulary import (
+    Channel,
+    Currency,
+    CustomerId,
+    Money,
+    Reference,
+    Touchpoint,
+)
 
 
 class PurchaseMadeData(Payload):

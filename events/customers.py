@@ -20,9 +20,9 @@ class Consent(Payload):
 class CustomerIdentifiedData(Payload):
     customer_id: CustomerId
     segment: Slug | None = Field(None, examples=["vip", "regular", "new"])
-    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = (
-        Field(None, examples=["zh-CN", "en-GB"])
-    )
+    locale: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None
+    ) = Field(None, examples=["zh-CN", "en-GB"])
     consent: Consent | None = None
     attributes: dict[Slug, AttributeValue] = Field(default_factory=dict, max_length=50)
 

@@ -62,7 +62,9 @@ class CloudEvent(BaseModel):
                     f"extension attribute {name!r} must be 1-20 lowercase letters or digits"
                 )
             if not isinstance(value, str | int | bool) or isinstance(value, float):
-                raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean")
+                raise ValueError(
+                    f"extension attribute {name!r} must be a string, integer or boolean"
+                )
         return self
 
     @property

@@ -38,7 +38,9 @@ class SurveyAnsweredData(Payload):
     nps: int | None = Field(None, ge=0, le=10, description="Likelihood to recommend, 0-10.")
     csat: int | None = Field(None, ge=1, le=10, description="Satisfaction on `csat_scale`.")
     csat_scale: Literal[5, 7, 10] = 5
-    ces: int | None = Field(None, ge=1, le=7, description="Effort on `ces_scale` (higher = harder).")
+    ces: int | None = Field(
+        None, ge=1, le=7, description="Effort on `ces_scale` (higher = harder)."
+    )
     ces_scale: Literal[5, 7] = 7
     servqual: list[ServqualItem] = Field(default_factory=list, max_length=5)
     comment: FreeText | None = None
