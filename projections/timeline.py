@@ -1,0 +1,187 @@
+"""From an event to its read-model row: the archive fields, the extracted facets and a readable
+one-line summary for the customer timeline.
+
+Pure functions over event models; the processor inserts what `ingest_row` returns into
+`cx.ingest`, whose materialized views feed `cx.events`, `cx.timeline` and the customer profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from touchstream.events.campaigns import CampaignResponded, CampaignSent
+from touchstream.events.commerce import PurchaseMade
+from touchstream.events.customers import ChurnObserved, CustomerIdentified
+from touchstream.events.envelope import CloudEvent
+from touchstream.events.feedback import ComplaintResolved, FeedbackGiven, SurveyAnswered
+from touchstream.events.loop import AlertAcknowledged, AlertAssigned, AlertResolved, RecoveryOffered
+from touchstream.events.privacy import ErasureRequested
+from touchstream.events.touchpoints import ContactRecorded
+
+#: Event types in which the customer interacts with the company (counted as contacts).
+CONTACT_TYPES = frozenset(
+    {
+        ContactRecorded.model_fields["type"].default,
+        PurchaseMade.model_fields["type"].default,
+        SurveyAnswered.model_fields["type"].default,
+        FeedbackGiven.model_fields["type"].default,
+        CampaignResponded.model_fields["type"].default,
+    }
+)
+_QUOTE_CHARS = 80
+
+
+@dataclass(frozen=True)
+class RecordOrigin:
+    """Where the processor read the event: kept in the archive for audit and replay."""
+
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+
+def ch_time(moment: datetime) -> str:
+    """A timestamp as ClickHouse's DateTime64(3, 'UTC') text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return f"“{flat[:_QUOTE_CHARS]}…”" if len(flat) > _QUOTE_CHARS else f"“{flat}”"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def _stage(stage: str | None) -> str:
+    return stage.replace("_", "-") if stage else ""
+
+
+def nps_band(score: int) -> str:
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
+def summarize(event: CloudEvent) -> str:
+    """One readable line saying what happened, for the customer timeline."""
+    d = event.data
+    match event:
+        case CustomerIdentified():
+            parts = [f"Identified as {d.segment} customer" if d.segment else "Identified"]
+            if d.locale:
+                parts.append(f"({d.locale})")
+            return " ".join(parts)
+        case ContactRecorded():
+            line = f"{d.direction.capitalize()} {d.channel} contact at {d.touchpoint}"
+            line += f" ({_stage(d.stage)})"
+            if d.reason:
+                line += f": {d.reason}"
+            details = []
+            if d.wait_seconds is not None:
+                details.append(f"waited {_duration(d.wait_seconds)}")
+            if d.outcome:
+                details.append(d.outcome)
+            return f"{line} — {', '.join(details)}" if details else line
+        case PurchaseMade():
+            return (
+                f"Purchased order {d.order_id} for {_money(d.amount, d.currency)} via {d.channel}"
+            )
+        case SurveyAnswered():
+            scores = []
+            if d.nps is not None:
+                scores.append(f"NPS {d.nps} ({nps_band(d.nps)})")
+            if d.csat is not None:
+                scores.append(f"CSAT {d.csat}/{d.csat_scale}")
+            if d.ces is not None:
+                scores.append(f"CES {d.ces}/{d.ces_scale}")
+            if d.servqual:
+                scores.append(f"SERVQUAL {len(d.servqual)} dimensions")
+            line = f"Survey on {d.touchpoint}: {', '.join(scores)}"
+            return f"{line} — {_quote(d.comment)}" if d.comment else line
+        case FeedbackGiven():
+            kind = d.kind.replace("_", " ").capitalize()
+            return f"{kind} via {d.channel} at {d.touchpoint}: {_quote(d.text)}"
+        case ComplaintResolved():
+            line = f"Complaint {d.case_id} resolved"
+            return f"{line}: {d.resolution}" if d.resolution else line
+        case CampaignSent():
+            return f"Campaign {d.campaign_id} sent via {d.channel}"
+        case CampaignResponded():
+            return f"Campaign {d.campaign_id}: {d.response} via {d.channel}"
+        case AlertAcknowledged():
+            return f"Alert {d.alert_id} acknowledged by {d.actor}"
+        case AlertAssigned():
+            return f"Alert {d.alert_id} assigned to {d.assignee} by {d.actor}"
+        case AlertResolved():
+            return f"Alert {d.alert_id} resolved ({d.resolution}) by {d.actor}"
+        case RecoveryOffered():
+            value = f" worth {_money(d.value, d.currency or '')}".rstrip() if d.value else ""
+            return f"Recovery offered: {d.offer}{value} by {d.actor}"
+        case ChurnObserved():
+            return f"Churned: {d.reason}" if d.reason else "Churned"
+        case ErasureRequested():
+            return f"Erasure requested by {d.requested_by}"
+    return event.type
+
+
+def _facets(event: CloudEvent) -> dict[str, Any]:
+    d = event.data
+    get = lambda name: getattr(d, name, None)  # noqa: E731 - payloads share field names
+    facets: dict[str, Any] = {
+        "channel": str(get("channel") or ""),
+        "touchpoint": get("touchpoint") or "",
+        "stage": str(get("stage") or ""),
+        "outcome": get("outcome") or "",
+        "segment": get("segment") or "",
+        "locale": get("locale") or "",
+        "nps": get("nps"),
+        "csat": get("csat"),
+        "csat_scale": get("csat_scale") if get("csat") is not None else None,
+        "ces": get("ces"),
+        "ces_scale": get("ces_scale") if get("ces") is not None else None,
+        "amount": str(d.amount) if isinstance(event, PurchaseMade) else None,
+        "currency": get("currency") or "",
+        "feedback_kind": get("kind") if isinstance(event, FeedbackGiven) else "",
+        "case_id": get("case_id") or "",
+    }
+    return facets
+
+
+def ingest_row(event: CloudEvent, origin: RecordOrigin, received_at: datetime) -> dict[str, Any]:
+    """The `cx.ingest` row of one valid event."""
+    extensions = {k: str(v) for k, v in (event.model_extra or {}).items()}
+    if event.partitionkey:
+        extensions["partitionkey"] = event.partitionkey
+    row = {
+        "id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject or "",
+        "time": ch_time(event.time),
+        "specversion": event.specversion,
+        "datacontenttype": event.datacontenttype,
+        "extensions": extensions,
+        "data": orjson.dumps(event.data.model_dump(mode="json", exclude_none=True)).decode(),
+        "customer_id": getattr(event.data, "customer_id", None) or "",
+        "kafka_topic": origin.topic,
+        "kafka_partition": origin.partition,
+        "kafka_offset": origin.offset,
+        "received_at": ch_time(received_at),
+        "summary": summarize(event),
+        "is_contact": int(event.type in CONTACT_TYPES),
+    }
+    row.update(_facets(event))
+    return row
