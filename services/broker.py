@@ -7,9 +7,12 @@ archive is the durable copy in the embedded mode (see docs/architecture.md).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +44,8 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
 def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
     """Fail with a one-line, actionable error when something already listens on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as servers do, so that connections in TIME_WAIT from a previous run do not count
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -48,6 +53,16 @@ def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
                 f"{what} port {host}:{port} is already in use; stop what is listening there "
                 f"or choose another port with {env_var}"
             ) from None
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when the parent dies (no orphaned broker)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedBroker:
@@ -80,6 +95,10 @@ class EmbeddedBroker:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl-C reaches only us, so the processors can commit their
+            # offsets before we stop the broker. And it dies with us, even on SIGKILL.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log_file.close()
         deadline = time.monotonic() + timeout

@@ -1,0 +1,159 @@
+"""The `touchstream` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from touchstream.events.catalog import EventInvalid, parse_event
+from touchstream.projections.warehouse import WarehouseError, open_warehouse
+from touchstream.services import runtime
+from touchstream.services.broker import BrokerError
+from touchstream.services.client import ClientError, TouchstreamClient
+from touchstream.services.query_endpoint import read_only_problem
+from touchstream.services.settings import Settings
+
+app = typer.Typer(
+    help="Touchstream: touchpoint events on Kafka → live customer-experience read models "
+    "and explained alerts in ClickHouse.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def _running(settings: Settings) -> TouchstreamClient | None:
+    info = runtime.read_runtime(settings.runtime_file)
+    return TouchstreamClient(info["http_url"]) if info else None
+
+
+@app.command()
+def up() -> None:
+    """Start the broker, the processors and the HTTP server; Ctrl-C stops everything."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
+    try:
+        runtime.run(settings)
+    except (BrokerError, runtime.RuntimeBusy, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SELECT/SHOW/DESCRIBE/EXISTS/WITH statement.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="ClickHouse output format.")] = (
+        "PrettyCompactMonoBlock"
+    ),
+) -> None:
+    """Query the warehouse (through the running `up` if there is one)."""
+    settings = Settings()
+    refused = read_only_problem(query)
+    if refused:
+        raise _fail(refused)
+    client = _running(settings)
+    try:
+        if client is not None:
+            output = client.query_raw(query, fmt)
+        else:
+            with runtime.data_dir_lock(settings.data_dir):
+                warehouse = open_warehouse(settings.resolved_warehouse_url)
+                try:
+                    output = warehouse.query_raw(query, fmt)
+                finally:
+                    warehouse.close()
+    except (ClientError, WarehouseError, runtime.RuntimeBusy) as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(output.decode("utf-8", "replace"))
+
+
+@app.command()
+def publish(
+    file: Annotated[str, typer.Argument(help="JSON lines of CloudEvents; '-' for stdin.")],
+) -> None:
+    """Validate and publish events to Kafka; prints one line per refused or failed event."""
+    from touchstream.events.publisher import BrokerUnavailable, Publisher
+
+    settings = Settings()
+    stream = sys.stdin if file == "-" else Path(file).open(encoding="utf-8")  # noqa: SIM115
+    events, refused = [], 0
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(parse_event(orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                refused += 1
+                err.print(f"line {number}: not JSON: {exc}")
+            except EventInvalid as exc:
+                refused += 1
+                err.print(f"line {number}: {exc}")
+    try:
+        with Publisher(settings.kafka_bootstrap, settings.touchpoints_topic) as publisher:
+            deliveries = publisher.publish(events)
+    except BrokerUnavailable as exc:
+        raise _fail(str(exc)) from None
+    failed = [d for d in deliveries if not d.accepted]
+    for delivery in failed:
+        err.print(f"event {delivery.event_id}: not stored: {delivery.error}")
+    console.print(
+        f"published {len(deliveries) - len(failed)}, refused {refused}, failed {len(failed)}"
+    )
+    if refused or failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def alerts(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new alerts.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many recent alerts to show first.")] = 20,
+) -> None:
+    """Show recent alerts, and with --follow every new one as it is raised."""
+    from touchstream.services.alert_feed import follow_alerts, show_recent
+
+    settings = Settings()
+    client = _running(settings)
+    if client is None:
+        raise _fail("touchstream is not running here; start it with `touchstream up`")
+    seen = show_recent(client, limit, console)
+    if follow:
+        follow_alerts(settings, seen, console)
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Synthetic customers to generate.")] = 400,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic journeys.")] = 7,
+    keep_running: Annotated[bool, typer.Option(help="Leave `up` running afterwards.")] = False,
+) -> None:
+    """Generate realistic journeys, push them through the real pipeline, show what came out."""
+    from touchstream.services.demo import run_demo
+
+    try:
+        run_demo(Settings(), customers=customers, seed=seed, keep_running=keep_running)
+    except (BrokerError, ClientError, runtime.RuntimeBusy, TimeoutError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The HTTP ingest gateway: `POST /v1/events`.
+
+Accepts one event or a batch in any CloudEvents HTTP mode (binary, structured, batch). Each
+event is validated on its own; valid ones are published and acknowledged only once the broker
+has them (acks=all), invalid ones are reported with the field and the reason.
+
+Responses: 202 every event accepted; 207 some accepted, some rejected; 400 nothing accepted
+(or the request itself is malformed); 413 body or batch too large; 415 unsupported content
+type; 503 the broker did not acknowledge (those events are reported `failed`: retry them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from touchstream.events.catalog import EventInvalid, FieldError
+from touchstream.events.envelope import CloudEvent
+from touchstream.events.http_binding import RequestInvalid, decode_http
+from touchstream.events.publisher import BrokerUnavailable, Delivery, Publisher
+from touchstream.services import metrics
+from touchstream.services.processor import INBOUND_TYPES
+from touchstream.services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def problem(status: int, message: str, **extra: Any) -> web.Response:
+    metrics.INGEST_REQUESTS.labels(str(status)).inc()
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+def _rejected(index: int, exc: EventInvalid) -> dict[str, Any]:
+    return {
+        "index": index,
+        "id": exc.event_id,
+        "status": "rejected",
+        "errors": [{"field": e.field, "reason": e.reason} for e in exc.errors],
+    }
+
+
+def _delivered(index: int, delivery: Delivery) -> dict[str, Any]:
+    if delivery.accepted:
+        return {
+            "index": index,
+            "id": delivery.event_id,
+            "status": "accepted",
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+        }
+    return {"index": index, "id": delivery.event_id, "status": "failed", "error": delivery.error}
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._publisher: Publisher | None = None
+        self._lock = asyncio.Lock()
+
+    async def publisher(self) -> Publisher:
+        """The producer, created on first use so that a gateway can start before the broker."""
+        async with self._lock:
+            if self._publisher is None:
+                self._publisher = await asyncio.to_thread(
+                    Publisher,
+                    self.settings.kafka_bootstrap,
+                    self.settings.touchpoints_topic,
+                    delivery_timeout_s=self.settings.publish_timeout_s,
+                )
+            return self._publisher
+
+    async def publish(self, events: list[CloudEvent]) -> list[Delivery]:
+        publisher = await self.publisher()
+        futures = await asyncio.to_thread(lambda: [publisher.submit(e) for e in events])
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+
+    async def post_events(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.settings.max_body_bytes
+            return problem(413, f"request body is larger than the limit of {limit} bytes")
+        try:
+            items = decode_http(request.headers, body)
+        except RequestInvalid as exc:
+            return problem(exc.status, str(exc))
+        if len(items) > self.settings.max_batch_events:
+            return problem(
+                413,
+                f"batch of {len(items)} events exceeds the limit of "
+                f"{self.settings.max_batch_events} per request",
+            )
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        to_publish: list[tuple[int, CloudEvent]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, EventInvalid):
+                results[index] = _rejected(index, item)
+            elif item.type not in INBOUND_TYPES:
+                reason = f"{item.type} is published by Touchstream itself, not accepted as input"
+                results[index] = _rejected(
+                    index, EventInvalid([FieldError("type", reason)], item.id)
+                )
+            else:
+                to_publish.append((index, item))
+        if to_publish:
+            try:
+                deliveries = await self.publish([event for _, event in to_publish])
+            except BrokerUnavailable as exc:
+                deliveries = [
+                    Delivery(event.id, accepted=False, error=str(exc)) for _, event in to_publish
+                ]
+            for (index, _), delivery in zip(to_publish, deliveries, strict=True):
+                results[index] = _delivered(index, delivery)
+        return self._respond([r for r in results if r is not None])
+
+    def _respond(self, results: list[dict[str, Any]]) -> web.Response:
+        counts = {
+            s: sum(r["status"] == s for r in results) for s in ("accepted", "rejected", "failed")
+        }
+        for status, n in counts.items():
+            metrics.INGEST_EVENTS.labels(status).inc(n)
+        if counts["failed"]:
+            status = 503
+            message = "the broker did not acknowledge some events; nothing marked failed was stored"
+        elif counts["rejected"] and counts["accepted"]:
+            status, message = 207, "some events were rejected"
+        elif counts["rejected"]:
+            status, message = 400, "every event was rejected"
+        else:
+            status, message = 202, "accepted"
+        metrics.INGEST_REQUESTS.labels(str(status)).inc()
+        body = {"message": message, **counts, "results": results}
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return web.json_response(body, status=status, headers=headers)
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()

@@ -1,0 +1,67 @@
+"""The one HTTP server of a Touchstream process: ingest, reads, SQL, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import mode
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from touchstream.services.gateway import Gateway
+from touchstream.services.projector import Projector
+from touchstream.services.query_endpoint import QueryEndpoint
+from touchstream.services.read_api import ReadApi
+from touchstream.services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], dict[str, bool]]
+
+
+def build_http_app(
+    settings: Settings, gateway: Gateway, projector: Projector, health: HealthCheck
+) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+
+    async def healthz(request: web.Request) -> web.Response:
+        checks = health()
+        ok = all(checks.values())
+        return web.json_response(
+            {"status": "ok" if ok else "starting", "checks": checks}, status=200 if ok else 503
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.add_routes(
+        [
+            web.post("/v1/events", gateway.post_events),
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics),
+            *ReadApi(projector).routes(),
+            *QueryEndpoint(projector).routes(),
+        ]
+    )
+    return app
+
+
+class HttpService(mode.Service):
+    """Runs the aiohttp app inside the faust worker's event loop."""
+
+    def __init__(self, app: web.Application, host: str, port: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app, self.host, self.port = app, host, port
+        self._runner: web.AppRunner | None = None
+
+    async def on_start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        log.info("HTTP on http://%s:%s", self.host, self.port)
+
+    async def on_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,247 @@
+"""The stream processors: a faust-streaming app that projects the topics into the warehouse.
+
+Three agents, each consuming micro-batches (`take_events`), so per-event faust overhead is paid
+once per batch:
+
+- `cx.touchpoints.v1`: decode and re-validate every record; refused records go to
+  `cx.deadletter.v1` (original bytes and headers, reason, source position); new valid events
+  go to the read models in one insert; the alert rule runs and alerts go to `cx.alerts.v1`.
+- `cx.alerts.v1`: alerts projected into `cx.alerts`.
+- `cx.deadletter.v1`: dead letters projected into `cx.dead_letters`.
+
+`take_events` acknowledges a batch when the loop body returns, and the body only returns once
+the warehouse write, the dead letters and the alerts are all acknowledged: offsets are never
+committed ahead of the read models.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import faust
+
+from touchstream.events.alerts import AlertRaised
+from touchstream.events.catalog import INBOUND_EVENTS, EventInvalid
+from touchstream.events.dead_letter import DeadLetter
+from touchstream.events.envelope import CloudEvent
+from touchstream.events.kafka_binding import decode_record, encode_binary
+from touchstream.projections.alert_rules import detractor_alerts
+from touchstream.projections.alerts import alert_row
+from touchstream.projections.dead_letters import dead_letter_key, dead_letter_row
+from touchstream.projections.timeline import RecordOrigin, ingest_row
+from touchstream.services import metrics
+from touchstream.services.projector import Projector
+from touchstream.services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INBOUND_TYPES = frozenset(cls.model_fields["type"].default for cls in INBOUND_EVENTS)
+ALERT_TYPES = frozenset({AlertRaised.model_fields["type"].default})
+
+_EXISTING_EVENTS = "SELECT id FROM cx.events WHERE id IN {ids:Array(String)}"
+_EXISTING_ALERTS = "SELECT event_id FROM cx.alerts WHERE event_id IN {ids:Array(String)}"
+_EXISTING_LETTERS = (
+    "SELECT concat(source_topic, '/', toString(source_partition), '/', toString(source_offset), "
+    "'/', value_sha256) AS k FROM cx.dead_letters WHERE k IN {ids:Array(String)}"
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A Kafka record as the processors see it, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp: float | None = None
+
+    @property
+    def origin(self) -> RecordOrigin:
+        return RecordOrigin(self.topic, self.partition, self.offset)
+
+
+Send = Callable[[str, bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _letter(record: Record, reason: str, failed_at: str) -> DeadLetter:
+    return DeadLetter(
+        key=record.key,
+        value=record.value,
+        headers=record.headers,
+        reason=reason,
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        failed_at=failed_at,
+    )
+
+
+def decode_all(
+    records: Iterable[Record], accepted_types: frozenset[str]
+) -> tuple[list[tuple[CloudEvent, Record]], list[DeadLetter]]:
+    """Split records into valid events and dead letters (with the reason)."""
+    valid, letters = [], []
+    failed_at = now_utc().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for record in records:
+        try:
+            event = decode_record(record.value, record.headers, record.key)
+        except EventInvalid as exc:
+            letters.append(_letter(record, str(exc), failed_at))
+            continue
+        if event.type not in accepted_types:
+            reason = f"type: event type {event.type!r} is not accepted on {record.topic}"
+            letters.append(_letter(record, reason, failed_at))
+            continue
+        valid.append((event, record))
+    return valid, letters
+
+
+def _by(column: str) -> Callable[[dict], str]:
+    return lambda row: row[column]
+
+
+class Pipeline:
+    """What the agents do with a micro-batch; free of faust so it can be tested directly."""
+
+    def __init__(self, settings: Settings, projector: Projector, send: Send) -> None:
+        self.settings = settings
+        self.projector = projector
+        self.send = send
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            await self.send(
+                self.settings.deadletter_topic, letter.key, letter.value, letter.record_headers()
+            )
+            log.info(
+                "dead-lettered %s/%s/%s: %s",
+                letter.source_topic,
+                letter.source_partition,
+                letter.source_offset,
+                letter.reason,
+            )
+
+    async def touchpoints(self, records: Sequence[Record]) -> None:
+        topic = self.settings.touchpoints_topic
+        metrics.BATCH_SIZE.labels(topic).observe(len(records))
+        valid, letters = decode_all(records, INBOUND_TYPES)
+        await self.dead_letter(letters)
+        received_at = now_utc()
+        rows = [ingest_row(event, record.origin, received_at) for event, record in valid]
+        fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
+        # Alerts come from every valid event, not only the fresh ones: if a crash fell between
+        # the insert and the alert, the replay must still raise it. Ids are deterministic, so
+        # a re-raised alert is recognised downstream and kept once.
+        alerts = detractor_alerts((e for e, _ in valid), self.settings.detractor_threshold)
+        for alert in alerts:
+            record = encode_binary(alert)
+            await self.send(self.settings.alerts_topic, record.key, record.value, record.headers)
+        now = time.time()
+        for _, record in valid:
+            if record.timestamp:
+                metrics.EVENT_TO_PROJECTED_SECONDS.observe(max(0.0, now - record.timestamp))
+        counts = metrics.PROCESSED_EVENTS
+        counts.labels(topic, "projected").inc(len(fresh))
+        counts.labels(topic, "duplicate").inc(len(valid) - len(fresh))
+        counts.labels(topic, "dead_lettered").inc(len(letters))
+
+    async def alerts(self, records: Sequence[Record]) -> None:
+        topic = self.settings.alerts_topic
+        valid, letters = decode_all(records, ALERT_TYPES)
+        await self.dead_letter(letters)
+        projected_at = now_utc()
+        rows = [alert_row(event, projected_at) for event, _ in valid]  # type: ignore[arg-type]
+        fresh = await self.projector.insert_new(
+            "cx.alerts", rows, _by("event_id"), _EXISTING_ALERTS
+        )
+        for row in fresh:
+            metrics.ALERTS_RAISED.labels(row["kind"], row["priority"]).inc()
+        metrics.PROCESSED_EVENTS.labels(topic, "projected").inc(len(fresh))
+        metrics.PROCESSED_EVENTS.labels(topic, "duplicate").inc(len(valid) - len(fresh))
+        metrics.PROCESSED_EVENTS.labels(topic, "dead_lettered").inc(len(letters))
+
+    async def dead_letters(self, records: Sequence[Record]) -> None:
+        rows = [dead_letter_row(DeadLetter.from_record(r.key, r.value, r.headers)) for r in records]
+        fresh = await self.projector.insert_new(
+            "cx.dead_letters", rows, dead_letter_key, _EXISTING_LETTERS
+        )
+        metrics.PROCESSED_EVENTS.labels(self.settings.deadletter_topic, "projected").inc(len(fresh))
+
+
+def _record(event: faust.EventT) -> Record:
+    message = event.message
+    headers = message.headers or ()
+    if isinstance(headers, dict):
+        headers = headers.items()
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple((name, bytes(value or b"")) for name, value in headers),
+        timestamp=message.timestamp,
+    )
+
+
+def build_app(settings: Settings, projector: Projector) -> faust.App:
+    """The faust app with its three agents, configured from `settings`."""
+    timeouts = settings.group_timeouts
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=timeouts["session"],
+        broker_rebalance_timeout=timeouts["rebalance"],
+        broker_heartbeat_interval=timeouts["heartbeat"],
+        producer_acks=-1,
+        broker_commit_every=settings.batch_max_events,
+        broker_commit_interval=1.0,
+        # Do not wait for buffered events at shutdown: a batch stuck retrying the warehouse
+        # would block Ctrl-C forever, and unacknowledged records are simply read again.
+        stream_wait_empty=False,
+    )
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+    topics = {
+        settings.touchpoints_topic: topic(settings.touchpoints_topic),
+        settings.alerts_topic: topic(settings.alerts_topic),
+        settings.deadletter_topic: topic(settings.deadletter_topic),
+    }
+
+    async def send(name: str, key: bytes | None, value: bytes | None, headers: list) -> None:
+        delivery = await topics[name].send(key=key, value=value, headers=headers)
+        await delivery  # resolves once the broker acknowledged (acks=all)
+
+    pipeline = Pipeline(settings, projector, send)
+
+    def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
+        async def consume(stream: faust.StreamT) -> None:
+            async for batch in stream.take_events(
+                settings.batch_max_events, within=settings.batch_max_wait_s
+            ):
+                await handler([_record(event) for event in batch])
+
+        app.agent(topics[name], name=f"touchstream.{name}")(consume)
+
+    agent(settings.touchpoints_topic, pipeline.touchpoints)
+    agent(settings.alerts_topic, pipeline.alerts)
+    agent(settings.deadletter_topic, pipeline.dead_letters)
+    app.pipeline = pipeline  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,69 @@
+"""Nothing doubled: re-sending already-processed events changes no read model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import Runtime, eventually
+from touchstream.services.demo_journeys import generate_journeys
+
+pytestmark = pytest.mark.e2e
+
+SNAPSHOT = """
+SELECT
+    (SELECT count() FROM cx.events WHERE customer_id IN {c:Array(String)}) AS events,
+    (SELECT count() FROM cx.timeline WHERE customer_id IN {c:Array(String)}) AS timeline,
+    (SELECT count() FROM cx.alerts WHERE customer_id IN {c:Array(String)}) AS alerts,
+    (SELECT groupArray(tuple(customer_id, events, purchases, lifetime_spend, complaints,
+                             contacts_by_channel, latest_nps))
+     FROM (SELECT * FROM cx.customer_profile WHERE customer_id IN {c:Array(String)}
+           ORDER BY customer_id)) AS profiles
+"""
+
+
+def duplicates_seen(rt: Runtime) -> float:
+    _, body = rt.client._request("GET", "/metrics")
+    pattern = (
+        r'touchstream_processed_events_total\{outcome="duplicate",'
+        r'topic="cx.touchpoints.v1"\} ([0-9.e+]+)'
+    )
+    match = re.search(pattern, body.decode())
+    return float(match.group(1)) if match else 0.0
+
+
+def test_resending_1000_events_changes_nothing(runtime: Runtime) -> None:
+    events = generate_journeys(120, seed=2024).events[:1000]
+    assert len(events) == 1000
+    customers = sorted({e["data"]["customer_id"] for e in events})
+    ids_literal = "[" + ",".join(f"'{c}'" for c in customers) + "]"
+
+    for start in range(0, 1000, 250):
+        status, body = runtime.client.post_events(events[start : start + 250])
+        assert status == 202, body
+
+    def snapshot() -> dict:
+        return runtime.client.query(SNAPSHOT, c=ids_literal)[0]
+
+    eventually(lambda: snapshot()["events"] == 1000, timeout=30)
+    # alerts are projected from their own topic, a moment after the events
+    expected_alerts = sum(
+        1
+        for e in events
+        if e["type"] == "cx.feedback.survey.v1"
+        and e["data"].get("nps") is not None
+        and e["data"]["nps"] <= 6
+    )
+    assert expected_alerts > 0
+    eventually(lambda: snapshot()["alerts"] == expected_alerts, timeout=30)
+    before = snapshot()
+    assert before["timeline"] == 1000
+
+    seen = duplicates_seen(runtime)
+    for start in range(0, 1000, 250):
+        status, _ = runtime.client.post_events(events[start : start + 250])
+        assert status == 202
+    eventually(lambda: duplicates_seen(runtime) >= seen + 1000, timeout=30)
+
+    assert snapshot() == before
