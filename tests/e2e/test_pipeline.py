@@ -81,9 +81,7 @@ def test_oversized_body_and_wrong_media_type(runtime: Runtime) -> None:
     status, body = runtime.client.post_events(huge)
     assert status == 413
     assert "limit" in body["error"]
-    code, _ = runtime.client._request(
-        "POST", "/v1/events", b"<xml/>", {"Content-Type": "text/xml"}
-    )
+    code, _ = runtime.client._request("POST", "/v1/events", b"<xml/>", {"Content-Type": "text/xml"})
     assert code == 415
 
 

@@ -1,0 +1,78 @@
+"""Clear failures: a dead broker gives 503 (never a silent drop), a taken port a one-line error."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.conftest import free_port
+from tests.e2e.conftest import Runtime, eventually, runtime_env
+from touchstream.services.gateway import Gateway
+from touchstream.services.http_server import build_http_app
+from touchstream.services.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+EVENT = {
+    "specversion": "1.0",
+    "id": "down-1",
+    "source": "/tests",
+    "type": "cx.feedback.survey.v1",
+    "time": "2026-03-01T10:00:00Z",
+    "data": {"customer_id": "c-1", "survey_id": "s", "touchpoint": "app", "nps": 9},
+}
+
+
+def test_gateway_answers_503_when_the_broker_is_unreachable() -> None:
+    settings = Settings(kafka_bootstrap=f"127.0.0.1:{free_port()}", publish_timeout_s=2)
+    gateway = Gateway(settings)
+    app = build_http_app(settings, gateway, projector=None, health=dict)  # type: ignore[arg-type]
+
+    async def post() -> tuple[int, dict, str | None]:
+        async with TestClient(TestServer(app)) as client:
+            response = await client.post("/v1/events", json=[EVENT])
+            return response.status, await response.json(), response.headers.get("Retry-After")
+
+    status, body, retry_after = asyncio.run(post())
+    gateway.close()
+    assert status == 503
+    assert retry_after
+    assert body["accepted"] == 0 and body["failed"] == 1
+    assert body["results"][0]["status"] == "failed" and body["results"][0]["error"]
+
+
+def test_up_with_a_taken_port_fails_in_one_actionable_line(tmp_path) -> None:
+    env = runtime_env(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env["TOUCHSTREAM_HTTP_PORT"])))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "touchstream.services.cli", "up"],
+            env=env | {"COLUMNS": "200"},
+            capture_output=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    message = result.stderr.decode().strip()
+    assert len(message.splitlines()) == 1
+    assert "already in use" in message and "TOUCHSTREAM_HTTP_PORT" in message
+
+
+def test_publish_command_sends_valid_lines_and_reports_bad_ones(runtime: Runtime) -> None:
+    import orjson
+
+    good = EVENT | {"id": "cli-pub-1"}
+    bad = EVENT | {"id": "cli-pub-2", "type": "cx.nope.v1"}
+    lines = b"\n".join([orjson.dumps(good), orjson.dumps(bad), b"{oops"]) + b"\n"
+    result = runtime.cli("publish", "-", input=lines)
+    assert result.returncode == 1
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert "published 1, refused 2" in out
+    assert "line 2" in err and "line 3" in err
+    sql = "SELECT count() AS n FROM cx.events WHERE id = 'cli-pub-1'"
+    eventually(lambda: int(runtime.client.query(sql)[0]["n"]) == 1, timeout=10)
