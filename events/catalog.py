@@ -113,5 +113,7 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
         reason = err["msg"]
         if err["type"] == "extra_forbidden":
             reason = "unknown field (not in the contract)"
+        elif err["type"] == "value_error":  # our own validators: drop pydantic's "Value error, "
+            reason = str(err["ctx"]["error"])
         errors.append(FieldError(field, reason))
     return errors

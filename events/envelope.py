@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 SPECVERSION = "1.0"
 JSON_CONTENT_TYPE = "application/json"
@@ -26,6 +34,15 @@ _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _json_media_type(value: object) -> object:
+    """`application/json; charset=utf-8` is JSON too: keep the media type, drop the parameter."""
+    if isinstance(value, str) and value.split(";")[0].strip().lower() == JSON_CONTENT_TYPE:
+        charset = value.partition("charset=")[2].strip().strip('"').lower()
+        if charset in ("", "utf-8", "utf8"):
+            return JSON_CONTENT_TYPE
+    return value
 
 
 class Payload(BaseModel):
@@ -49,7 +66,9 @@ class CloudEvent(BaseModel):
     type: str
     time: AwareDatetime
     subject: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    datacontenttype: Literal["application/json"] = JSON_CONTENT_TYPE
+    datacontenttype: Annotated[Literal["application/json"], BeforeValidator(_json_media_type)] = (
+        JSON_CONTENT_TYPE
+    )
     dataschema: Annotated[str, StringConstraints(max_length=1024)] | None = None
     partitionkey: Annotated[str, StringConstraints(max_length=256)] | None = None
     data: Any = Field(description="The event payload; its model depends on `type`.")
@@ -61,7 +80,7 @@ class CloudEvent(BaseModel):
                 raise ValueError(
                     f"extension attribute {name!r} must be 1-20 lowercase letters or digits"
                 )
-            if not isinstance(value, str | int | bool) or isinstance(value, float):
+            if not isinstance(value, str | int | bool):
                 raise ValueError(
                     f"extension attribute {name!r} must be a string, integer or boolean"
                 )

