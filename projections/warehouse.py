@@ -47,11 +47,12 @@ def _parse_rows(raw: bytes) -> list[dict[str, Any]]:
 def _param_text(value: Any) -> str:
     """A query-parameter value in ClickHouse's text form (chDB takes parameters as text)."""
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_quoted(v) for v in value) + "]"
+        return "[" + ",".join(sql_literal(v) for v in value) + "]"
     return str(value)
 
 
-def _quoted(value: Any) -> str:
+def sql_literal(value: Any) -> str:
+    """A value as a ClickHouse literal: strings quoted with backslash escapes."""
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return str(value)

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from touchstream.projections import queries
+from touchstream.projections.warehouse import sql_literal
 from touchstream.services import runtime
 from touchstream.services.alert_feed import render
 from touchstream.services.client import TouchstreamClient
@@ -129,7 +130,7 @@ def _write_malformed(settings: Settings) -> None:
 
 def _sql_list(values: list[str]) -> str:
     """A SQL string list, sent in the POST body: thousands of ids do not fit in a URL."""
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+    return ", ".join(sql_literal(v) for v in values)
 
 
 def _wait_projected(client: TouchstreamClient, ids: list[str], dead: int, timeout: float) -> None:

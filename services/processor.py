@@ -16,6 +16,7 @@ committed ahead of the read models.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -120,10 +121,11 @@ class Pipeline:
         self.send = send
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        topic = self.settings.deadletter_topic
+        await asyncio.gather(
+            *(self.send(topic, dl.key, dl.value, dl.record_headers()) for dl in letters)
+        )
         for letter in letters:
-            await self.send(
-                self.settings.deadletter_topic, letter.key, letter.value, letter.record_headers()
-            )
             log.info(
                 "dead-lettered %s/%s/%s: %s",
                 letter.source_topic,
@@ -144,9 +146,10 @@ class Pipeline:
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
         alerts = detractor_alerts((e for e, _ in valid), self.settings.detractor_threshold)
-        for alert in alerts:
-            record = encode_binary(alert)
-            await self.send(self.settings.alerts_topic, record.key, record.value, record.headers)
+        records = [encode_binary(alert) for alert in alerts]
+        await asyncio.gather(
+            *(self.send(self.settings.alerts_topic, r.key, r.value, r.headers) for r in records)
+        )
         now = time.time()
         for _, record in valid:
             if record.timestamp:
@@ -244,5 +247,4 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
     agent(settings.touchpoints_topic, pipeline.touchpoints)
     agent(settings.alerts_topic, pipeline.alerts)
     agent(settings.deadletter_topic, pipeline.dead_letters)
-    app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

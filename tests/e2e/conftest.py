@@ -48,6 +48,18 @@ def runtime_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def failed_up(env: dict[str, str]) -> str:
+    """Run `touchstream up` expecting it to fail at once; return its error message."""
+    result = subprocess.run(
+        [sys.executable, "-m", "touchstream.services.cli", "up"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout
+    return result.stderr.decode().strip()
+
+
 def start_runtime(env: dict[str, str], data_dir: Path, timeout: float = 90) -> Runtime:
     log = (data_dir / "test-up.log").open("ab")
     data_dir.mkdir(parents=True, exist_ok=True)

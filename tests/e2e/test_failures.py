@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
-import sys
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import free_port
-from tests.e2e.conftest import Runtime, eventually, runtime_env
+from tests.e2e.conftest import Runtime, eventually, failed_up, runtime_env
 from touchstream.services.gateway import Gateway
 from touchstream.services.http_server import build_http_app
 from touchstream.services.settings import Settings
@@ -51,14 +49,7 @@ def test_up_with_a_taken_port_fails_in_one_actionable_line(tmp_path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", int(env["TOUCHSTREAM_HTTP_PORT"])))
         taken.listen()
-        result = subprocess.run(
-            [sys.executable, "-m", "touchstream.services.cli", "up"],
-            env=env | {"COLUMNS": "200"},
-            capture_output=True,
-            timeout=60,
-        )
-    assert result.returncode == 1
-    message = result.stderr.decode().strip()
+        message = failed_up(env)
     assert len(message.splitlines()) == 1
     assert "already in use" in message and "TOUCHSTREAM_HTTP_PORT" in message
 

