@@ -55,7 +55,15 @@ class DeadLetter:
             headers=original,
             reason=dlq.get(REASON, "unknown"),
             source_topic=dlq.get(SOURCE_TOPIC, ""),
-            source_partition=int(dlq.get(SOURCE_PARTITION, "-1") or -1),
-            source_offset=int(dlq.get(SOURCE_OFFSET, "-1") or -1),
+            source_partition=_int_or(dlq.get(SOURCE_PARTITION), -1),
+            source_offset=_int_or(dlq.get(SOURCE_OFFSET), -1),
             failed_at=dlq.get(FAILED_AT, ""),
         )
+
+
+def _int_or(text: str | None, default: int) -> int:
+    """Anyone can write to the dead-letter topic: a malformed header must not stop its reader."""
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default

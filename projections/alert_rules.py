@@ -24,8 +24,9 @@ def alert_id(rule: str, *keys: str) -> str:
 
 
 def detractor_alerts(events: Iterable[CloudEvent], threshold: int) -> list[AlertRaised]:
-    """One alert per survey answer whose NPS is at or below `threshold`."""
-    alerts = []
+    """One alert per survey answer whose NPS is at or below `threshold` (once per answer, even
+    if the same answer arrives twice)."""
+    alerts: dict[str, AlertRaised] = {}
     for event in events:
         if not isinstance(event, SurveyAnswered) or event.data.nps is None:
             continue
@@ -51,7 +52,8 @@ def detractor_alerts(events: Iterable[CloudEvent], threshold: int) -> list[Alert
                 )
             )
         ident = alert_id("customer.detractor", d.customer_id, event.id)
-        alerts.append(
+        alerts.setdefault(
+            ident,
             AlertRaised(
                 id=alert_event_id(ident, 1),
                 source=ALERT_SOURCE,
@@ -71,6 +73,6 @@ def detractor_alerts(events: Iterable[CloudEvent], threshold: int) -> list[Alert
                     "apologise and consider a recovery offer",
                     raised_at=event.time,
                 ),
-            )
+            ),
         )
-    return alerts
+    return list(alerts.values())

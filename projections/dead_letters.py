@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from touchstream.events.dead_letter import DeadLetter
+from touchstream.projections.timeline import ch_time
 
 _PREVIEW_CHARS = 2000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _event_attr(letter: DeadLetter, name: str) -> str:
@@ -26,9 +29,19 @@ def _event_attr(letter: DeadLetter, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _parse_time(text: str) -> datetime:
+    """The failure time of a dead letter; a missing or garbled one becomes the epoch, so the
+    row still fits its table (anyone can write to the dead-letter topic)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return _EPOCH
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
     value = letter.value or b""
-    failed_at = letter.failed_at.replace("T", " ").rstrip("Z")[:23] or "1970-01-01 00:00:00"
+    failed_at = ch_time(_parse_time(letter.failed_at))
     return {
         "source_topic": letter.source_topic,
         "source_partition": letter.source_partition,

@@ -50,8 +50,13 @@ def ch_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def _flat(text: str) -> str:
+    """Free text on one line: a summary never spans lines, whatever the producer sent."""
+    return " ".join(text.split())
+
+
 def _quote(text: str) -> str:
-    flat = " ".join(text.split())
+    flat = _flat(text)
     return f"“{flat[:_QUOTE_CHARS]}…”" if len(flat) > _QUOTE_CHARS else f"“{flat}”"
 
 
@@ -88,7 +93,7 @@ def summarize(event: CloudEvent) -> str:
             line = f"{d.direction.capitalize()} {d.channel} contact at {d.touchpoint}"
             line += f" ({_stage(d.stage)})"
             if d.reason:
-                line += f": {d.reason}"
+                line += f": {_flat(d.reason)}"
             details = []
             if d.wait_seconds is not None:
                 details.append(f"waited {_duration(d.wait_seconds)}")
@@ -116,7 +121,7 @@ def summarize(event: CloudEvent) -> str:
             return f"{kind} via {d.channel} at {d.touchpoint}: {_quote(d.text)}"
         case ComplaintResolved():
             line = f"Complaint {d.case_id} resolved"
-            return f"{line}: {d.resolution}" if d.resolution else line
+            return f"{line}: {_flat(d.resolution)}" if d.resolution else line
         case CampaignSent():
             return f"Campaign {d.campaign_id} sent via {d.channel}"
         case CampaignResponded():
@@ -131,7 +136,7 @@ def summarize(event: CloudEvent) -> str:
             value = f" worth {_money(d.value, d.currency or '')}".rstrip() if d.value else ""
             return f"Recovery offered: {d.offer}{value} by {d.actor}"
         case ChurnObserved():
-            return f"Churned: {d.reason}" if d.reason else "Churned"
+            return f"Churned: {_flat(d.reason)}" if d.reason else "Churned"
         case ErasureRequested():
             return f"Erasure requested by {d.requested_by}"
     return event.type
@@ -162,7 +167,11 @@ def _facets(event: CloudEvent) -> dict[str, Any]:
 
 def ingest_row(event: CloudEvent, origin: RecordOrigin, received_at: datetime) -> dict[str, Any]:
     """The `cx.ingest` row of one valid event."""
-    extensions = {k: str(v) for k, v in (event.model_extra or {}).items()}
+    # the text forms the Kafka binding uses, so an archived event re-encodes identically
+    extensions = {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in (event.model_extra or {}).items()
+    }
     if event.partitionkey:
         extensions["partitionkey"] = event.partitionkey
     row = {

@@ -44,10 +44,23 @@ def _parse_rows(raw: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in raw.splitlines() if line]
 
 
+class ParamText(str):
+    """A query-parameter value already in ClickHouse's escaped text form (as the ClickHouse HTTP
+    interface receives `param_<name>`), passed on verbatim."""
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
+
+
 def _param_text(value: Any) -> str:
-    """A query-parameter value in ClickHouse's text form (chDB takes parameters as text)."""
+    """A query-parameter value in ClickHouse's escaped text form (chDB takes parameters as
+    text, and reads backslash sequences in it)."""
+    if isinstance(value, ParamText):
+        return value
     if isinstance(value, list | tuple):
         return "[" + ",".join(sql_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
     return str(value)
 
 

@@ -16,7 +16,7 @@ from touchstream.projections.warehouse import WarehouseError, open_warehouse
 from touchstream.services import runtime
 from touchstream.services.broker import BrokerError
 from touchstream.services.client import ClientError, TouchstreamClient
-from touchstream.services.query_endpoint import read_only_problem
+from touchstream.services.query_endpoint import QueryRefused, read_only_statement
 from touchstream.services.settings import Settings
 
 app = typer.Typer(
@@ -61,9 +61,10 @@ def sql(
 ) -> None:
     """Query the warehouse (through the running `up` if there is one)."""
     settings = Settings()
-    refused = read_only_problem(query)
-    if refused:
-        raise _fail(refused)
+    try:
+        statement = read_only_statement(query)
+    except QueryRefused as exc:
+        raise _fail(str(exc)) from None
     client = _running(settings)
     try:
         if client is not None:
@@ -72,7 +73,7 @@ def sql(
             with runtime.data_dir_lock(settings.data_dir):
                 warehouse = open_warehouse(settings.resolved_warehouse_url)
                 try:
-                    output = warehouse.query_raw(query, fmt)
+                    output = warehouse.query_raw(statement, fmt)
                 finally:
                     warehouse.close()
     except (ClientError, WarehouseError, runtime.RuntimeBusy) as exc:

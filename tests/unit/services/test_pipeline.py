@@ -1,0 +1,218 @@
+"""The processors' batch pipeline without faust: a fake `send` that records what would be
+published, and a real projector over an in-process chDB warehouse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.unit.projections.conftest import contact, purchase, survey
+from touchstream.events.dead_letter import DeadLetter
+from touchstream.events.kafka_binding import encode_binary, encode_structured
+from touchstream.projections.alert_rules import detractor_alerts
+from touchstream.projections.migrations import migrate
+from touchstream.projections.warehouse import Warehouse, open_warehouse
+from touchstream.services.processor import INBOUND_TYPES, Pipeline, Record, decode_all
+from touchstream.services.projector import Projector
+from touchstream.services.settings import Settings
+
+TOUCHPOINTS, ALERTS, DEADLETTER = "cx.touchpoints.v1", "cx.alerts.v1", "cx.deadletter.v1"
+
+
+@dataclass
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class Harness:
+    pipeline: Pipeline
+    warehouse: Warehouse
+    sent: list[Sent] = field(default_factory=list)
+
+    def to(self, topic: str) -> list[Sent]:
+        return [s for s in self.sent if s.topic == topic]
+
+    def count(self, sql: str) -> int:
+        return self.warehouse.query(sql)[0]["n"]
+
+
+def run(coro) -> None:
+    """Run one pipeline step; a projector stuck retrying fails the test instead of hanging it."""
+    asyncio.run(asyncio.wait_for(coro, timeout=15))
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    warehouse = open_warehouse(f"chdb://{tmp_path / 'warehouse'}")
+    migrate(warehouse)
+    projector = Projector(warehouse, retry_max_s=0.5)
+    settings = Settings(
+        touchpoints_topic=TOUCHPOINTS,
+        alerts_topic=ALERTS,
+        deadletter_topic=DEADLETTER,
+        detractor_threshold=6,
+    )
+    sent: list[Sent] = []
+
+    async def send(topic, key, value, headers) -> None:
+        sent.append(Sent(topic, key, value, list(headers)))
+
+    yield Harness(Pipeline(settings, projector, send), warehouse, sent)
+    projector.close()
+    warehouse.close()
+
+
+def record(event=None, offset=0, *, topic=TOUCHPOINTS, key=None, value=None, headers=()):
+    """A record as read from `topic`: an event in binary mode, or the raw parts given."""
+    if event is not None:
+        encoded = encode_binary(event)
+        key, value, headers = encoded.key, encoded.value, encoded.headers
+    return Record(topic, 0, offset, key, value, tuple(headers))
+
+
+def republished(sent: Sent, offset: int) -> Record:
+    """What a consumer of `sent.topic` reads back."""
+    return Record(sent.topic, 0, offset, sent.key, sent.value, tuple(sent.headers))
+
+
+# ---- decode_all -------------------------------------------------------------------------------
+
+
+def test_valid_records_decode_to_their_events():
+    event = contact()
+    structured = encode_structured(purchase())
+    valid, letters = decode_all(
+        [record(event, 0), record(key=structured.key, value=structured.value, offset=1)],
+        INBOUND_TYPES,
+    )
+    assert letters == []
+    assert [(e, r.offset) for e, r in valid] == [(event, 0), (purchase(), 1)]
+
+
+BROKEN = {
+    "not-json": (b'{"customer_id": ', "not valid JSON"),
+    "not-utf8": (b'{"customer_id": "\xff"}', "not valid UTF-8"),
+    "no-value": (None, "empty record"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_undecodable_records_become_dead_letters_with_position_and_reason(case):
+    value, expected = BROKEN[case]
+    headers = (("ce_id", b"ev-1"), ("ce_type", b"cx.touchpoint.contact.v1"), ("trace", b"\xfe"))
+    broken = Record(TOUCHPOINTS, 2, 77, b"c-1001", value, headers)
+    valid, (letter,) = decode_all([broken], INBOUND_TYPES)
+    assert valid == []
+    assert expected in letter.reason
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        TOUCHPOINTS,
+        2,
+        77,
+    )
+    assert (letter.key, letter.value, letter.headers) == (b"c-1001", value, headers)
+    assert letter.failed_at.endswith("Z")
+
+
+def test_invalid_events_are_dead_lettered_naming_the_field():
+    encoded = encode_binary(survey())
+    data = orjson.loads(encoded.value)
+    data["nps"] = 11
+    valid, (letter,) = decode_all(
+        [record(key=encoded.key, value=orjson.dumps(data), headers=encoded.headers, offset=5)],
+        INBOUND_TYPES,
+    )
+    assert valid == []
+    assert "nps" in letter.reason and letter.source_offset == 5
+
+
+def test_an_alert_on_the_touchpoints_topic_is_dead_lettered():
+    """Outbound types are refused on the input topic, so nobody can forge an alert there."""
+    (alert,) = detractor_alerts([survey(nps=1)], threshold=6)
+    valid, (letter,) = decode_all([record(alert, 9)], INBOUND_TYPES)
+    assert valid == []
+    assert "cx.alert.raised.v1" in letter.reason and TOUCHPOINTS in letter.reason
+
+
+# ---- Pipeline.touchpoints ---------------------------------------------------------------------
+
+
+def test_refused_records_are_published_as_dead_letters_and_projected_once(harness):
+    (alert,) = detractor_alerts([survey(nps=1)], threshold=6)
+    batch = [record(value=b"\xff\xfe", offset=3), record(alert, 4), record(contact(), 5)]
+    run(harness.pipeline.touchpoints(batch))
+
+    published = harness.to(DEADLETTER)
+    letters = [DeadLetter.from_record(s.key, s.value, s.headers) for s in published]
+    assert [(d.source_topic, d.source_offset) for d in letters] == [
+        (TOUCHPOINTS, 3),
+        (TOUCHPOINTS, 4),
+    ]
+    assert letters[0].value == b"\xff\xfe" and "UTF-8" in letters[0].reason
+    assert harness.count("SELECT count() AS n FROM cx.events") == 1
+
+    dead_topic = [republished(s, offset) for offset, s in enumerate(published)]
+    run(harness.pipeline.dead_letters(dead_topic))
+    run(harness.pipeline.dead_letters(dead_topic))
+    rows = harness.warehouse.query(
+        "SELECT source_offset, event_type FROM cx.dead_letters ORDER BY source_offset"
+    )
+    assert rows == [
+        {"source_offset": 3, "event_type": ""},
+        {"source_offset": 4, "event_type": "cx.alert.raised.v1"},
+    ]
+
+
+def test_each_event_is_projected_exactly_once_despite_duplicates_and_replays(harness):
+    batch = [
+        record(contact("ev-1"), 0),
+        record(purchase("ev-2"), 1),
+        record(contact("ev-1"), 2),  # the producer retried: the same event again
+    ]
+    run(harness.pipeline.touchpoints(batch))
+    run(harness.pipeline.touchpoints(batch))  # the whole batch replayed after a restart
+
+    assert harness.count("SELECT count() AS n FROM cx.events") == 2
+    assert harness.count("SELECT count() AS n FROM cx.timeline") == 2
+    first = harness.warehouse.query("SELECT kafka_offset FROM cx.events WHERE id = 'ev-1'")
+    assert first == [{"kafka_offset": 0}]
+    assert harness.count("SELECT sum(events) AS n FROM cx.customer_profile") == 2
+    assert harness.to(DEADLETTER) == []
+
+
+def test_a_detractor_raises_one_alert_per_processing_and_it_is_kept_once(harness):
+    batch = [record(contact("ev-1"), 0), record(survey("ev-angry", nps=2), 1)]
+    run(harness.pipeline.touchpoints(batch))
+    assert len(harness.to(ALERTS)) == 1
+    run(harness.pipeline.touchpoints(batch))  # replayed: the same alert is raised again
+    first, again = harness.to(ALERTS)
+    assert (first.key, first.value, first.headers) == (again.key, again.value, again.headers)
+
+    run(harness.pipeline.alerts([republished(first, 0)]))
+    run(harness.pipeline.alerts([republished(again, 1)]))
+    rows = harness.warehouse.query("SELECT alert_id, evidence, priority FROM cx.alerts")
+    (expected,) = detractor_alerts([survey("ev-angry", nps=2)], threshold=6)
+    assert rows == [
+        {"alert_id": expected.data.alert_id, "evidence": ["ev-angry"], "priority": "P2"}
+    ]
+
+
+def test_satisfied_customers_raise_no_alert(harness):
+    run(harness.pipeline.touchpoints([record(survey(nps=7), 0), record(contact(), 1)]))
+    assert harness.to(ALERTS) == []
+
+
+def test_a_touchpoint_event_on_the_alerts_topic_is_dead_lettered_not_projected(harness):
+    run(harness.pipeline.alerts([record(contact(), 8, topic=ALERTS)]))
+    (letter,) = harness.to(DEADLETTER)
+    read = DeadLetter.from_record(letter.key, letter.value, letter.headers)
+    assert (read.source_topic, read.source_offset) == (ALERTS, 8)
+    assert harness.count("SELECT count() AS n FROM cx.alerts") == 0
