@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
 
 from rich.console import Console
@@ -50,15 +52,19 @@ def follow_alerts(settings: Settings, seen: set[str], console: Console) -> None:
     consumer.assign(assigned)
     consumer.seek_to_end(*assigned)
     console.print(f"following {settings.alerts_topic} (Ctrl-C to stop)", style="dim")
+    # Ctrl-C sets a flag checked between polls rather than raising inside the Kafka client,
+    # which can swallow it or hang closing half-way through a request.
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while True:
-            for records in consumer.poll(timeout_ms=1000).values():
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     _print_record(record, seen, console)
-    except KeyboardInterrupt:
-        pass
     finally:
-        consumer.close()
+        signal.signal(signal.SIGINT, previous)
+        consumer.close(autocommit=False)
 
 
 def _print_record(record: Any, seen: set[str], console: Console) -> None:

@@ -7,17 +7,14 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 
-from touchstream.events.catalog import EventInvalid, parse_event
-from touchstream.projections.warehouse import WarehouseError, open_warehouse
-from touchstream.services import runtime
-from touchstream.services.broker import BrokerError
+from touchstream.services import instance
 from touchstream.services.client import ClientError, TouchstreamClient
-from touchstream.services.query_endpoint import QueryRefused, read_only_statement
 from touchstream.services.settings import Settings
+
+# Commands import what they need when they run: `touchstream sql` should not pay for faust.
 
 app = typer.Typer(
     help="Touchstream: touchpoint events on Kafka → live customer-experience read models "
@@ -35,18 +32,22 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _running(settings: Settings) -> TouchstreamClient | None:
-    info = runtime.read_runtime(settings.runtime_file)
+    info = instance.read_runtime(settings.runtime_file)
     return TouchstreamClient(info["http_url"]) if info else None
 
 
 @app.command()
 def up() -> None:
     """Start the broker, the processors and the HTTP server; Ctrl-C stops everything."""
+    from touchstream.projections.warehouse import WarehouseError
+    from touchstream.services import runtime
+    from touchstream.services.broker import BrokerError
+
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
     try:
         runtime.run(settings)
-    except (BrokerError, runtime.RuntimeBusy, WarehouseError) as exc:
+    except (BrokerError, instance.RuntimeBusy, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         pass
@@ -60,6 +61,9 @@ def sql(
     ),
 ) -> None:
     """Query the warehouse (through the running `up` if there is one)."""
+    from touchstream.projections.read_only_sql import QueryRefused, read_only_statement
+    from touchstream.projections.warehouse import WarehouseError, open_warehouse
+
     settings = Settings()
     try:
         statement = read_only_statement(query)
@@ -70,13 +74,13 @@ def sql(
         if client is not None:
             output = client.query_raw(query, fmt)
         else:
-            with runtime.data_dir_lock(settings.data_dir):
+            with instance.data_dir_lock(settings.data_dir):
                 warehouse = open_warehouse(settings.resolved_warehouse_url)
                 try:
                     output = warehouse.query_raw(statement, fmt)
                 finally:
                     warehouse.close()
-    except (ClientError, WarehouseError, runtime.RuntimeBusy) as exc:
+    except (ClientError, WarehouseError, instance.RuntimeBusy) as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(output.decode("utf-8", "replace"))
 
@@ -86,6 +90,9 @@ def publish(
     file: Annotated[str, typer.Argument(help="JSON lines of CloudEvents; '-' for stdin.")],
 ) -> None:
     """Validate and publish events to Kafka; prints one line per refused or failed event."""
+    import orjson
+
+    from touchstream.events.catalog import EventInvalid, parse_event
     from touchstream.events.publisher import BrokerUnavailable, Publisher
 
     settings = Settings()
@@ -144,11 +151,12 @@ def demo(
     keep_running: Annotated[bool, typer.Option(help="Leave `up` running afterwards.")] = False,
 ) -> None:
     """Generate realistic journeys, push them through the real pipeline, show what came out."""
+    from touchstream.services.broker import BrokerError
     from touchstream.services.demo import run_demo
 
     try:
         run_demo(Settings(), customers=customers, seed=seed, keep_running=keep_running)
-    except (BrokerError, ClientError, runtime.RuntimeBusy, TimeoutError) as exc:
+    except (BrokerError, ClientError, instance.RuntimeBusy, RuntimeError, TimeoutError) as exc:
         raise _fail(str(exc)) from None
 
 

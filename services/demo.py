@@ -22,7 +22,7 @@ from rich.table import Table
 
 from touchstream.projections import queries
 from touchstream.projections.warehouse import sql_literal
-from touchstream.services import runtime
+from touchstream.services import instance
 from touchstream.services.alert_feed import render
 from touchstream.services.client import TouchstreamClient
 from touchstream.services.demo_journeys import generate_journeys
@@ -65,7 +65,7 @@ def _progress() -> Progress:
 @contextmanager
 def ensure_running(settings: Settings, keep_running: bool) -> Iterator[TouchstreamClient]:
     """The running Touchstream, or a child `touchstream up` for the length of the demo."""
-    info = runtime.read_runtime(settings.runtime_file)
+    info = instance.read_runtime(settings.runtime_file)
     if info:
         console.print(f"using the running touchstream at {info['http_url']}")
         yield TouchstreamClient(info["http_url"])

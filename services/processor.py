@@ -35,6 +35,7 @@ from touchstream.projections.alerts import alert_row
 from touchstream.projections.dead_letters import dead_letter_key, dead_letter_row
 from touchstream.projections.timeline import RecordOrigin, ingest_row
 from touchstream.services import metrics
+from touchstream.services.kafka_transport import StreamApp
 from touchstream.services.projector import Projector
 from touchstream.services.settings import Settings
 
@@ -201,8 +202,9 @@ def _record(event: faust.EventT) -> Record:
 def build_app(settings: Settings, projector: Projector) -> faust.App:
     """The faust app with its three agents, configured from `settings`."""
     timeouts = settings.group_timeouts
-    app = faust.App(
+    app = StreamApp(
         settings.consumer_group,
+        fetch_wait_s=settings.consumer_fetch_wait_s,
         broker=f"kafka://{settings.kafka_bootstrap}",
         web_enabled=False,
         datadir=str(settings.data_dir / "faust"),  # not the current directory

@@ -9,68 +9,28 @@ worker with the HTTP server as one of its services. Ctrl-C (SIGINT) or SIGTERM s
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO
 
 import faust
 
 from touchstream.projections.migrations import migrate
 from touchstream.projections.warehouse import open_warehouse
 from touchstream.services.broker import (
-    BrokerError,
     EmbeddedBroker,
     ensure_port_free,
     ensure_topics,
 )
 from touchstream.services.gateway import Gateway
 from touchstream.services.http_server import HttpService, build_http_app
+from touchstream.services.instance import data_dir_lock
 from touchstream.services.processor import build_app
 from touchstream.services.projector import Projector
 from touchstream.services.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class RuntimeBusy(RuntimeError):
-    """Another process already runs on this data directory."""
-
-
-@contextlib.contextmanager
-def data_dir_lock(data_dir: Path) -> Iterator[IO[str]]:
-    """Exclusive lock: chDB allows one process per data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = (data_dir / "lock").open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        running = read_runtime(data_dir / "runtime.json")
-        where = f" (pid {running['pid']}, {running['http_url']})" if running else ""
-        raise RuntimeBusy(
-            f"another touchstream process is using {data_dir}{where}; stop it or set "
-            "TOUCHSTREAM_DATA_DIR to another directory"
-        ) from None
-    try:
-        yield handle
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def read_runtime(path: Path) -> dict | None:
-    """The running process's ports, if one is alive."""
-    try:
-        info = json.loads(path.read_text())
-        os.kill(info["pid"], 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return info
 
 
 def run(settings: Settings) -> None:
@@ -143,6 +103,3 @@ def _serve(settings: Settings) -> None:
         gateway.close()
         projector.close()
         warehouse.close()
-
-
-__all__ = ["BrokerError", "RuntimeBusy", "data_dir_lock", "read_runtime", "run"]

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(5000, ge=1, description="Events per ingest request.")
     publish_timeout_s: float = Field(10.0, gt=0, description="Broker ack wait before 503.")
 
+    consumer_fetch_wait_s: float = Field(
+        0.05,
+        gt=0,
+        le=5,
+        description="Longest wait of one consumer fetch; Tansu answers only when it expires.",
+    )
     batch_max_events: int = Field(2000, ge=1, description="Processor micro-batch size.")
     batch_max_wait_s: float = Field(0.2, gt=0, description="Processor micro-batch wait.")
     write_retry_max_s: float = Field(30.0, gt=0, description="Cap of the warehouse-retry back-off.")

@@ -89,4 +89,9 @@ def test_alerts_follow_prints_a_new_alert_with_its_reasons(runtime: Runtime) -> 
         assert f"evidence: f-{customer}" in text
     finally:
         follower.send_signal(signal.SIGINT)
-        follower.wait(10)
+        try:
+            code = follower.wait(10)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            raise
+    assert code == 0, "Ctrl-C should end the feed cleanly"

@@ -11,9 +11,10 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from touchstream.projections.migrations import migrate
+from touchstream.projections.read_only_sql import read_only_problem
 from touchstream.projections.warehouse import open_warehouse
 from touchstream.services.projector import Projector
-from touchstream.services.query_endpoint import QueryEndpoint, read_only_problem
+from touchstream.services.query_endpoint import QueryEndpoint
 
 READING = [
     "SELECT 1",
