@@ -51,6 +51,8 @@ def follow_alerts(settings: Settings, seen: set[str], console: Console) -> None:
     assigned = [TopicPartition(settings.alerts_topic, p) for p in partitions]
     consumer.assign(assigned)
     consumer.seek_to_end(*assigned)
+    for partition in assigned:  # resolve the end now: alerts raised from here on are shown
+        consumer.position(partition)
     console.print(f"following {settings.alerts_topic} (Ctrl-C to stop)", style="dim")
     # Ctrl-C sets a flag checked between polls rather than raising inside the Kafka client,
     # which can swallow it or hang closing half-way through a request.
