@@ -160,6 +160,28 @@ def demo(
         raise _fail(str(exc)) from None
 
 
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="Events to push through the pipeline.")] = 200_000,
+    rate: Annotated[
+        float | None, typer.Option(help="Fixed rate for the latency run (default: half max).")
+    ] = None,
+    partitions: Annotated[int, typer.Option(help="Partitions of the bench topics.")] = 4,
+    gateway_events: Annotated[int, typer.Option(help="Events sent through HTTP.")] = 20_000,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Measure the embedded pipeline end to end against this machine's raw ceilings."""
+    from touchstream.services.bench import render, run_bench, save
+
+    report = run_bench(events, rate, partitions, gateway_events)
+    console.print(render(report))
+    if json_out:
+        save(report, json_out)
+        console.print(f"report written to {json_out}")
+
+
 def main() -> None:
     app()
 

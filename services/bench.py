@@ -1,0 +1,394 @@
+"""`touchstream bench`: the whole embedded pipeline measured against this machine's ceilings.
+
+One run, on a fresh embedded stack of its own (temporary data directory, free ports):
+
+1. ceilings — raw chDB insertion of the archive rows and raw aiokafka consumption of the topic,
+   for the same events;
+2. ingest — direct Kafka publishing (the kafka-python publisher, acks=all) and the HTTP gateway;
+3. end to end — events per second fully projected and queryable, from the first publish until
+   the last event is in the archive;
+4. latency — at a fixed rate (default: half the measured end-to-end maximum), event → queryable
+   and event → alert, p50 / p99 / max;
+5. resources — peak RSS and CPU seconds of each process (the `up` process and the broker).
+
+Numbers only ever go to the report (a table, and JSON with --json), never into assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from touchstream.events.catalog import parse_event
+from touchstream.events.kafka_binding import encode_binary
+from touchstream.events.publisher import Publisher
+from touchstream.projections.timeline import RecordOrigin, ingest_row
+from touchstream.services.client import TouchstreamClient
+from touchstream.services.demo_journeys import generate_journeys
+
+console = Console()
+EVENTS_PER_CUSTOMER = 16.5
+TOPIC = "cx.touchpoints.v1"
+
+
+@dataclass
+class BenchReport:
+    events: int
+    text_share: float
+    machine: dict[str, Any]
+    results: dict[str, float] = field(default_factory=dict)
+    processes: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine() -> dict[str, Any]:
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _proc_stats(pid: int) -> dict[str, float]:
+    """Peak RSS (MiB) and CPU seconds of a live process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return {"peak_rss_mib": round(peak_kb / 1024, 1), "cpu_seconds": round(cpu, 1)}
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        kids.extend(int(k) for k in text)
+    return kids
+
+
+def _events(count: int, seed: int) -> list[dict[str, Any]]:
+    data = generate_journeys(max(1, round(count / EVENTS_PER_CUSTOMER)), seed=seed)
+    events = data.events[:count]
+    while len(events) < count:  # top up with more customers under another seed
+        seed += 1
+        events += generate_journeys(200, seed=seed).events[: count - len(events)]
+    return events
+
+
+def _text_share(events: list[dict[str, Any]]) -> float:
+    texts = sum(
+        1 for e in events if e["type"] == "cx.feedback.voice.v1" or e["data"].get("comment")
+    )
+    return texts / len(events)
+
+
+def ceiling_chdb(events: list[dict[str, Any]], workdir: Path) -> float:
+    """Rows/s of raw chDB inserts of the archive rows, in batches of 10,000, in a child process
+    (one process owns one chDB directory)."""
+    rows_file = workdir / "rows.ndjson"
+    now = datetime.now(UTC)
+    with rows_file.open("wb") as out:
+        for event in events:
+            row = ingest_row(parse_event(event), RecordOrigin(TOPIC, 0, 0), now)
+            archive = {k: row[k] for k in _ARCHIVE_COLUMNS}
+            out.write(orjson.dumps(archive) + b"\n")
+    script = _CHDB_CEILING.format(path=str(workdir / "ceiling-warehouse"), rows=str(rows_file))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    return float(result.stdout.decode().strip())
+
+
+_ARCHIVE_COLUMNS = (
+    "id",
+    "type",
+    "source",
+    "subject",
+    "time",
+    "specversion",
+    "datacontenttype",
+    "extensions",
+    "data",
+    "customer_id",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "received_at",
+)
+_CHDB_CEILING = """
+import time, chdb
+from pathlib import Path
+from touchstream.projections.migrations import migrate
+from touchstream.projections.warehouse import open_warehouse
+w = open_warehouse("chdb://{path}")
+migrate(w)
+lines = Path("{rows}").read_bytes().splitlines()
+start = time.perf_counter()
+for i in range(0, len(lines), 10000):
+    block = b"\\n".join(lines[i : i + 10000]).decode()
+    w.command("INSERT INTO cx.events FORMAT JSONEachRow\\n" + block)
+print(len(lines) / (time.perf_counter() - start))
+"""
+
+
+async def _consume_all(bootstrap: str, count: int) -> float:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen, start = 0, time.perf_counter()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10000)
+            seen += sum(len(records) for records in batches.values())
+        return seen / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+
+
+def ceiling_kafka(bootstrap: str, count: int) -> float:
+    """Records/s of raw aiokafka consumption of the topic the pipeline reads."""
+    return asyncio.run(_consume_all(bootstrap, count))
+
+
+class Stack:
+    """A private embedded stack (`touchstream up` as a child) for the benchmark."""
+
+    def __init__(self, workdir: Path, partitions: int) -> None:
+        self.data_dir = workdir / "data"
+        self.http_port, kafka_port = _free_port(), _free_port()
+        self.bootstrap = f"127.0.0.1:{kafka_port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+        self.env.update(
+            TOUCHSTREAM_DATA_DIR=str(self.data_dir),
+            TOUCHSTREAM_KAFKA_BOOTSTRAP=self.bootstrap,
+            TOUCHSTREAM_HTTP_PORT=str(self.http_port),
+            TOUCHSTREAM_TOPIC_PARTITIONS=str(partitions),
+        )
+        self.client = TouchstreamClient(f"http://127.0.0.1:{self.http_port}", timeout=120)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True)
+        log = (self.data_dir / "up.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "touchstream.services.cli", "up"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 90
+        while not self.client.ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bench stack did not start; see {self.data_dir / 'up.log'}")
+            time.sleep(0.2)
+
+    def archived(self) -> int:
+        return int(self.client.query("SELECT count() AS n FROM cx.events")[0]["n"])
+
+    def wait_archived(self, count: int, timeout: float = 1800) -> float:
+        deadline = time.monotonic() + timeout
+        while (done := self.archived()) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {done} of {count} events projected in {timeout:.0f} s")
+            time.sleep(0.1)
+        return time.perf_counter()
+
+    def process_stats(self) -> dict[str, dict[str, float]]:
+        assert self.process is not None
+        stats = {"up (processors, HTTP, chDB)": _proc_stats(self.process.pid)}
+        for child in _children(self.process.pid):
+            stats["broker (Tansu)"] = _proc_stats(child)
+        return stats
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _publish(bootstrap: str, events: list[dict[str, Any]]) -> float:
+    """Events/s published straight to Kafka with the project's publisher (acks=all)."""
+    typed = [parse_event(e) for e in events]
+    with Publisher(bootstrap, TOPIC, delivery_timeout_s=60) as publisher:
+        start = time.perf_counter()
+        futures = [publisher.submit(e) for e in typed]
+        publisher.flush(120)
+        failed = sum(1 for f in futures if not f.result().accepted)
+        elapsed = time.perf_counter() - start
+    if failed:
+        raise RuntimeError(f"{failed} events were not acknowledged by the broker")
+    return len(typed) / elapsed
+
+
+def _publish_at_rate(bootstrap: str, events: list[dict[str, Any]], rate: float) -> None:
+    """Publish with each event's time set to its send time, paced at `rate` events/s."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    start = time.perf_counter()
+    for index, raw in enumerate(events):
+        due = start + index / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        stamped = dict(raw, time=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        record = encode_binary(parse_event(stamped))
+        producer.send(TOPIC, key=record.key, value=record.value, headers=record.headers)
+    producer.flush(60)
+    producer.close()
+
+
+_LATENCY_SQL = """
+SELECT quantiles(0.5, 0.99)(ms) AS q, max(ms) AS worst, count() AS n FROM (
+  SELECT dateDiff('millisecond', time, received_at) AS ms FROM cx.events
+  WHERE source = 'bench-latency' AND kafka_offset >= 0)
+"""
+_ALERT_LATENCY_SQL = """
+SELECT quantiles(0.5, 0.99)(ms) AS q, max(ms) AS worst, count() AS n FROM (
+  SELECT dateDiff('millisecond', raised_at, projected_at) AS ms FROM cx.alerts FINAL
+  WHERE raised_at >= {since:DateTime64(3)})
+"""
+
+
+def _latency(
+    stack: Stack, events: list[dict[str, Any]], rate: float, archived_after: int
+) -> dict[str, float]:
+    marked = [dict(e, id=f"lat-{e['id']}", source="bench-latency") for e in events]
+    since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+    _publish_at_rate(stack.bootstrap, marked, rate)
+    stack.wait_archived(archived_after)
+    time.sleep(1.0)  # the last alerts are projected from their own topic
+    event_q = stack.client.query(_LATENCY_SQL)[0]
+    alert_q = stack.client.query(_ALERT_LATENCY_SQL, since=since)[0]
+    return {
+        "latency_rate_eps": rate,
+        "event_to_queryable_p50_ms": event_q["q"][0],
+        "event_to_queryable_p99_ms": event_q["q"][1],
+        "event_to_queryable_max_ms": event_q["worst"],
+        "event_to_alert_p50_ms": alert_q["q"][0] if alert_q["n"] else float("nan"),
+        "event_to_alert_p99_ms": alert_q["q"][1] if alert_q["n"] else float("nan"),
+        "event_to_alert_max_ms": alert_q["worst"] if alert_q["n"] else float("nan"),
+        "alerts_measured": alert_q["n"],
+    }
+
+
+def run_bench(
+    events: int, rate: float | None, partitions: int, gateway_events: int, seed: int = 11
+) -> BenchReport:
+    workdir = Path(tempfile.mkdtemp(prefix="touchstream-bench-"))
+    stack = Stack(workdir, partitions)
+    with console.status(f"generating {events:,} events…"):
+        payload = _events(events, seed)
+    report = BenchReport(
+        events=events, text_share=round(_text_share(payload), 3), machine=machine()
+    )
+    try:
+        with console.status("ceiling: raw chDB inserts of the archive rows…"):
+            report.results["ceiling_chdb_rows_per_s"] = ceiling_chdb(payload, workdir)
+        with console.status("starting the embedded stack…"):
+            stack.start()
+        with console.status(f"publishing {events:,} events straight to Kafka (acks=all)…"):
+            t0 = time.perf_counter()
+            report.results["publish_kafka_eps"] = _publish(stack.bootstrap, payload)
+        with console.status("end to end: waiting until every event is queryable…"):
+            t_done = stack.wait_archived(events)
+        report.results["end_to_end_eps"] = events / (t_done - t0)
+        with console.status("ceiling: raw aiokafka consumption of the same topic…"):
+            report.results["ceiling_kafka_consume_rps"] = ceiling_kafka(stack.bootstrap, events)
+        gateway_batch = [dict(e, id=f"gw-{e['id']}") for e in payload[:gateway_events]]
+        with console.status(f"ingest through the HTTP gateway ({gateway_events:,} events)…"):
+            start = time.perf_counter()
+            for i in range(0, len(gateway_batch), 1000):
+                status, body = stack.client.post_events(gateway_batch[i : i + 1000])
+                if status != 202:
+                    raise RuntimeError(f"gateway answered {status}: {body.get('message')}")
+            report.results["ingest_gateway_eps"] = len(gateway_batch) / (
+                time.perf_counter() - start
+            )
+        total = events + len(gateway_batch)
+        stack.wait_archived(total)
+        fixed_rate = rate or max(100.0, report.results["end_to_end_eps"] / 2)
+        latency_events = payload[: min(len(payload), int(fixed_rate * 20))]
+        with console.status(f"latency at {fixed_rate:,.0f} events/s…"):
+            report.results.update(
+                _latency(stack, latency_events, fixed_rate, total + len(latency_events))
+            )
+        report.processes = stack.process_stats()
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    r = report.results
+    r["end_to_end_vs_chdb_ceiling"] = r["end_to_end_eps"] / r["ceiling_chdb_rows_per_s"]
+    r["end_to_end_vs_kafka_ceiling"] = r["end_to_end_eps"] / r["ceiling_kafka_consume_rps"]
+    return report
+
+
+def render(report: BenchReport) -> Table:
+    table = Table(
+        title=f"touchstream bench — {report.events:,} events "
+        f"({report.text_share:.0%} with free text)"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in report.results.items():
+        shown = f"{value:.2f}" if "vs" in name else f"{value:,.0f}"
+        table.add_row(name.replace("_", " "), shown)
+    for process, stats in report.processes.items():
+        table.add_row(f"{process}: peak RSS MiB", f"{stats['peak_rss_mib']:,.0f}")
+        table.add_row(f"{process}: CPU s", f"{stats['cpu_seconds']:,.1f}")
+    return table
+
+
+def save(report: BenchReport, path: Path) -> None:
+    path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
