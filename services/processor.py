@@ -101,6 +101,10 @@ def decode_all(
         except EventInvalid as exc:
             letters.append(_letter(record, str(exc), failed_at))
             continue
+        except Exception as exc:  # a bug must not stop the stream: park the record, say why
+            log.exception("decoding %s/%s/%s failed", record.topic, record.partition, record.offset)
+            letters.append(_letter(record, f"internal error while decoding: {exc!r}", failed_at))
+            continue
         if event.type not in accepted_types:
             reason = f"type: event type {event.type!r} is not accepted on {record.topic}"
             letters.append(_letter(record, reason, failed_at))
@@ -138,10 +142,9 @@ class Pipeline:
     async def touchpoints(self, records: Sequence[Record]) -> None:
         topic = self.settings.touchpoints_topic
         metrics.BATCH_SIZE.labels(topic).observe(len(records))
-        valid, letters = decode_all(records, INBOUND_TYPES)
+        decoded, letters = decode_all(records, INBOUND_TYPES)
+        valid, rows = self._rows(decoded, letters)
         await self.dead_letter(letters)
-        received_at = now_utc()
-        rows = [ingest_row(event, record.origin, received_at) for event, record in valid]
         fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
         # Alerts come from every valid event, not only the fresh ones: if a crash fell between
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
@@ -159,6 +162,24 @@ class Pipeline:
         counts.labels(topic, "projected").inc(len(fresh))
         counts.labels(topic, "duplicate").inc(len(valid) - len(fresh))
         counts.labels(topic, "dead_lettered").inc(len(letters))
+
+    def _rows(
+        self, decoded: list[tuple[CloudEvent, Record]], letters: list[DeadLetter]
+    ) -> tuple[list[tuple[CloudEvent, Record]], list[dict]]:
+        """Read-model rows of the decoded events; an event whose row cannot be built (a bug,
+        not bad input) is dead-lettered with the reason instead of stopping the stream."""
+        received_at = now_utc()
+        valid, rows = [], []
+        for event, record in decoded:
+            try:
+                rows.append(ingest_row(event, record.origin, received_at))
+            except Exception as exc:
+                log.exception("projecting event %s failed", event.id)
+                stamp = received_at.isoformat(timespec="milliseconds")
+                letters.append(_letter(record, f"internal error while projecting: {exc!r}", stamp))
+                continue
+            valid.append((event, record))
+        return valid, rows
 
     async def alerts(self, records: Sequence[Record]) -> None:
         topic = self.settings.alerts_topic
@@ -181,6 +202,28 @@ class Pipeline:
             "cx.dead_letters", rows, dead_letter_key, _EXISTING_LETTERS
         )
         metrics.PROCESSED_EVENTS.labels(self.settings.deadletter_topic, "projected").inc(len(fresh))
+
+
+async def until_done(
+    handler: Callable[[Sequence[Record]], Awaitable[None]],
+    records: Sequence[Record],
+    retry_max_s: float = 30.0,
+) -> None:
+    """Run `handler` on the batch until it succeeds.
+
+    `take_events` acknowledges a batch when the loop body ends, even when it ends by raising,
+    so a failure here (broker unreachable for a dead letter or an alert, say) must be retried,
+    never raised. Re-running a batch is safe: every write is idempotent.
+    """
+    delay = 0.25
+    while True:
+        try:
+            await handler(records)
+            return
+        except Exception:
+            log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max_s)
 
 
 def _record(event: faust.EventT) -> Record:
@@ -242,7 +285,8 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
             async for batch in stream.take_events(
                 settings.batch_max_events, within=settings.batch_max_wait_s
             ):
-                await handler([_record(event) for event in batch])
+                records = [_record(event) for event in batch]
+                await until_done(handler, records, settings.write_retry_max_s)
 
         app.agent(topics[name], name=f"touchstream.{name}")(consume)
 

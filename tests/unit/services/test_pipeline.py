@@ -216,3 +216,49 @@ def test_a_touchpoint_event_on_the_alerts_topic_is_dead_lettered_not_projected(h
     read = DeadLetter.from_record(letter.key, letter.value, letter.headers)
     assert (read.source_topic, read.source_offset) == (ALERTS, 8)
     assert harness.count("SELECT count() AS n FROM cx.alerts") == 0
+
+
+def test_an_event_whose_row_cannot_be_built_is_dead_lettered_not_lost(harness, monkeypatch):
+    import touchstream.services.processor as processor
+
+    good, cursed = contact("c-1"), contact("c-2")
+    real_row = processor.ingest_row
+
+    def flaky_row(event, origin, received_at):
+        if event.id == cursed.id:
+            raise ZeroDivisionError("a bug in a summary")
+        return real_row(event, origin, received_at)
+
+    monkeypatch.setattr(processor, "ingest_row", flaky_row)
+    run(harness.pipeline.touchpoints([record(good, 0), record(cursed, 1)]))
+
+    assert harness.count(f"SELECT count() AS n FROM cx.events WHERE id = '{good.id}'") == 1
+    [letter] = [DeadLetter.from_record(s.key, s.value, s.headers) for s in harness.to(DEADLETTER)]
+    assert letter.source_offset == 1
+    assert "internal error while projecting" in letter.reason and "a bug" in letter.reason
+
+
+def test_an_unexpected_decoding_error_parks_the_record(monkeypatch):
+    import touchstream.services.processor as processor
+
+    def broken(value, headers, key):
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(processor, "decode_record", broken)
+    valid, letters = decode_all([record(contact("c-1"), 7)], INBOUND_TYPES)
+    assert valid == []
+    assert letters[0].source_offset == 7 and "decoder bug" in letters[0].reason
+
+
+def test_a_failing_batch_is_retried_until_it_succeeds_never_raised():
+    from touchstream.services.processor import until_done
+
+    calls: list[int] = []
+
+    async def handler(records) -> None:
+        calls.append(len(records))
+        if len(calls) < 3:
+            raise ConnectionError("broker away")
+
+    run(until_done(handler, [record(contact("c-1"))], retry_max_s=0.3))
+    assert calls == [1, 1, 1]
