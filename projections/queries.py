@@ -1,7 +1,8 @@
 """Named, parameterised read queries over the read models (same text for chDB and server)."""
 
 CUSTOMER_TIMELINE = """
-SELECT event_id, toString(time) AS time, type, summary, channel, touchpoint, stage
+SELECT event_id, toString(time) AS time, type, summary, channel, touchpoint, stage,
+       language, sentiment, sentiment_label, topics
 FROM cx.timeline
 WHERE customer_id = {customer_id:String}
 ORDER BY time DESC, event_id

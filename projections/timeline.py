@@ -22,6 +22,8 @@ from touchstream.events.feedback import ComplaintResolved, FeedbackGiven, Survey
 from touchstream.events.loop import AlertAcknowledged, AlertAssigned, AlertResolved, RecoveryOffered
 from touchstream.events.privacy import ErasureRequested
 from touchstream.events.touchpoints import ContactRecorded
+from touchstream.projections.complaint_topics import complaint_topics
+from touchstream.projections.sentiment import analyze_sentiment
 
 #: Event types in which the customer interacts with the company (counted as contacts).
 CONTACT_TYPES = frozenset(
@@ -167,6 +169,30 @@ def _facets(event: CloudEvent) -> dict[str, Any]:
     return facets
 
 
+def free_text(event: CloudEvent) -> str | None:
+    """The customer's own words in this event, if any."""
+    if isinstance(event, FeedbackGiven):
+        return event.data.text
+    if isinstance(event, SurveyAnswered):
+        return event.data.comment
+    return None
+
+
+def _voice(event: CloudEvent) -> dict[str, Any]:
+    """Language, sentiment and topics of the event's free text (empty for events without)."""
+    text = free_text(event)
+    if not text:
+        return {"language": "", "sentiment": None, "sentiment_label": "", "topics": []}
+    hint = getattr(event.data, "language", None)
+    result = analyze_sentiment(text, hint if hint in ("zh", "en") else None)
+    return {
+        "language": result.language,
+        "sentiment": result.score,
+        "sentiment_label": result.label,
+        "topics": list(complaint_topics(text, result.language)),
+    }
+
+
 def ingest_row(event: CloudEvent, origin: RecordOrigin, received_at: datetime) -> dict[str, Any]:
     """The `cx.ingest` row of one valid event."""
     # the text forms the Kafka binding uses, so an archived event re-encodes identically
@@ -195,4 +221,5 @@ def ingest_row(event: CloudEvent, origin: RecordOrigin, received_at: datetime) -
         "is_contact": int(event.type in CONTACT_TYPES),
     }
     row.update(_facets(event))
+    row.update(_voice(event))
     return row

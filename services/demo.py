@@ -181,7 +181,12 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
             f"{profile.get('spend_currency')})"
         )
         for row in reversed(timeline["events"]):
-            console.print(f"  {row['time'][:16]}  {row['summary']}")
+            mood = (
+                f"  [{row['sentiment_label']} {row['sentiment']:+.2f}]"
+                if row["sentiment_label"]
+                else ""
+            )
+            console.print(f"  {row['time'][:16]}  {row['summary']}{mood}")
 
     _, body = client.get_json("/v1/alerts?limit=8")
     console.rule(f"Alerts raised ({counts['alerts']} in all; most recent)")

@@ -17,6 +17,7 @@ import time
 import faust
 
 from touchstream.projections.migrations import migrate
+from touchstream.projections.sentiment import warm_up as warm_up_sentiment
 from touchstream.projections.warehouse import open_warehouse
 from touchstream.services.broker import (
     EmbeddedBroker,
@@ -67,6 +68,7 @@ def _serve(settings: Settings) -> None:
         applied = migrate(warehouse)
         if applied:
             log.info("applied migrations %s", [m.name for m in applied])
+        warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
         app = build_app(settings, projector)
 
         def health() -> dict[str, bool]:

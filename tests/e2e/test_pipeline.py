@@ -207,3 +207,29 @@ def test_customer_profile_aggregates(runtime: Runtime) -> None:
     assert status == 200
     times = [row["time"] for row in body["events"]]
     assert times == sorted(times, reverse=True) and len(times) == len(events)
+
+
+def test_free_text_is_enriched_with_language_sentiment_and_topics(runtime: Runtime) -> None:
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    complaint = event(
+        "cx.feedback.voice.v1",
+        {
+            "customer_id": customer,
+            "kind": "complaint",
+            "text": "快递太慢了，等了一个星期还没到，客服也不理人",
+            "channel": "app",
+            "touchpoint": "delivery",
+        },
+    )
+    praise = survey(customer, 10, comment="Brilliant service, the engineer fixed it in minutes")
+    assert runtime.client.post_events([complaint, praise])[0] == 202
+
+    def timeline() -> list[dict] | None:
+        status, body = runtime.client.get_json(f"/v1/customers/{customer}/timeline")
+        return body["events"] if status == 200 and len(body["events"]) == 2 else None
+
+    rows = {row["event_id"]: row for row in eventually(timeline, timeout=15)}
+    zh, en = rows[complaint["id"]], rows[praise["id"]]
+    assert zh["language"] == "zh" and zh["sentiment_label"] == "negative" and zh["sentiment"] < 0
+    assert "delivery" in zh["topics"]
+    assert en["language"] == "en" and en["sentiment_label"] == "positive" and en["sentiment"] > 0
