@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -47,9 +48,11 @@ class RecordOrigin:
     offset: int = -1
 
 
+@lru_cache(maxsize=8)  # a batch stamps all its rows with one `received_at`
 def ch_time(moment: datetime) -> str:
     """A timestamp as ClickHouse's DateTime64(3, 'UTC') text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    # isoformat is several times faster than strftime; [:23] drops the UTC offset
+    return moment.astimezone(UTC).isoformat(sep=" ", timespec="milliseconds")[:23]
 
 
 def _flat(text: str) -> str:
