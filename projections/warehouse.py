@@ -116,16 +116,77 @@ class ChdbWarehouse:
 
 
 class ClickHouseServerWarehouse:
-    """A ClickHouse server over HTTP(S) through clickhouse-connect."""
+    """A ClickHouse server over HTTP(S) through clickhouse-connect.
 
-    def __init__(self, url: str, user: str = "default", password: str = "") -> None:
+    Inserts are one JSONEachRow INSERT per batch (the same row format as chDB) carrying an
+    `insert_deduplication_token` derived from the exact rows sent, so a retried insert of the
+    same rows, whether retried here or by the projector, is dropped by the server instead of
+    stored twice: on Replicated*MergeTree tables (the cluster schema) and MergeTree tables with
+    a `non_replicated_deduplication_window`, including the tables the materialized views feed
+    (`deduplicate_blocks_in_dependent_materialized_views`). Into a Distributed table the insert
+    is forwarded before it is acknowledged (`distributed_foreground_insert`), so success means
+    the shards have the rows and a failure can be retried.
+
+    Transient failures (connection errors, timeouts, HTTP 429/502/503/504, overloaded or
+    Keeper-less servers) are retried with exponential back-off, `attempts` times in all; any
+    other error (syntax, types, permissions) raises `WarehouseError` at once. Every statement
+    Touchstream sends is safe to repeat (`IF NOT EXISTS` DDL, reads, deduplicated inserts).
+    """
+
+    #: ClickHouse error codes worth another attempt.
+    TRANSIENT_CODES = frozenset(
+        {
+            3,  # UNEXPECTED_END_OF_FILE
+            159,  # TIMEOUT_EXCEEDED
+            202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+            209,  # SOCKET_TIMEOUT
+            210,  # NETWORK_ERROR
+            225,  # NO_ZOOKEEPER
+            241,  # MEMORY_LIMIT_EXCEEDED
+            242,  # TABLE_IS_READ_ONLY (a replica lost its Keeper session)
+            252,  # TOO_MANY_PARTS
+            279,  # ALL_CONNECTION_TRIES_FAILED
+            285,  # TOO_FEW_LIVE_REPLICAS
+            319,  # UNKNOWN_STATUS_OF_INSERT
+            425,  # SYSTEM_ERROR
+            439,  # CANNOT_SCHEDULE_TASK
+            999,  # KEEPER_EXCEPTION
+        }
+    )
+    TRANSIENT_HTTP_STATUSES = (429, 502, 503, 504)
+    INSERT_SETTINGS = (
+        ("deduplicate_blocks_in_dependent_materialized_views", 1),
+        ("distributed_foreground_insert", 1),
+    )
+
+    def __init__(
+        self,
+        url: str,
+        user: str = "default",
+        password: str = "",
+        *,
+        client: Any = None,
+        attempts: int = 4,
+        backoff_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        sleep: Any = None,
+    ) -> None:
+        import time
+
+        self.url = url
+        self.attempts = max(1, attempts)
+        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
+        self._sleep = sleep or time.sleep
+        self._client = client if client is not None else self._connect(url, user, password)
+
+    @staticmethod
+    def _connect(url: str, user: str, password: str) -> Any:
         import clickhouse_connect
 
         parsed = urlparse(url)
-        self.url = url
         database = parsed.path.strip("/") or "default"
         try:
-            self._client = clickhouse_connect.get_client(
+            return clickhouse_connect.get_client(
                 host=parsed.hostname or "localhost",
                 port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
                 username=parsed.username or user,
@@ -136,29 +197,78 @@ class ClickHouseServerWarehouse:
         except Exception as exc:
             raise WarehouseError(f"cannot reach ClickHouse at {url}: {exc}") from None
 
+    @staticmethod
+    def deduplication_token(table: str, payload: bytes) -> str:
+        """The insert's deduplication token: the table and a digest of the exact rows (ids and
+        content). The same rows give the same token however often they are sent; a different
+        row, such as a new revision of an alert under the same id, gives another token."""
+        import hashlib
+
+        return f"touchstream:{table}:{hashlib.sha256(payload).hexdigest()}"
+
+    @classmethod
+    def is_transient(cls, exc: BaseException) -> bool:
+        """Whether another attempt may succeed."""
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return True
+        code = getattr(exc, "code", None)
+        if code in cls.TRANSIENT_CODES:
+            return True
+        message = str(exc)
+        if any(f"HTTP status {status}" in message for status in cls.TRANSIENT_HTTP_STATUSES):
+            return True
+        # clickhouse-connect's transport failures (refused, reset, timed out) carry no code
+        return isinstance(exc, OperationalError) and code is None
+
+    def backoff_delays(self) -> list[float]:
+        """The waits between attempts: exponential, capped."""
+        return [
+            min(self.backoff_s * 2**attempt, self.backoff_max_s)
+            for attempt in range(self.attempts - 1)
+        ]
+
+    def _call(self, fn: Any) -> Any:
+        delays = self.backoff_delays()
+        for attempt in range(self.attempts):
+            try:
+                return fn()
+            except Exception as exc:
+                if attempt == self.attempts - 1 or not self.is_transient(exc):
+                    raise WarehouseError(str(exc).strip()) from None
+                self._sleep(delays[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        try:
-            self._client.command(sql, parameters=dict(params or {}))
-        except Exception as exc:
-            raise WarehouseError(str(exc).strip()) from None
+        self._call(lambda: self._client.command(sql, parameters=dict(params or {})))
 
     def query_raw(self, sql: str, fmt: str, params: Mapping[str, Any] | None = None) -> bytes:
-        try:
-            return self._client.raw_query(sql, parameters=dict(params or {}), fmt=fmt)
-        except Exception as exc:
-            raise WarehouseError(str(exc).strip()) from None
+        return self._call(
+            lambda: self._client.raw_query(sql, parameters=dict(params or {}), fmt=fmt)
+        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return _parse_rows(self.query_raw(sql, "JSONEachRow", params))
+
+    def insert_settings(self, table: str, payload: bytes) -> dict[str, Any]:
+        """The settings of one insert: its token, and the insert settings this server knows."""
+        known = getattr(self._client, "server_settings", None) or {}
+        settings = {k: v for k, v in self.INSERT_SETTINGS if not known or k in known}
+        settings["insert_deduplication_token"] = self.deduplication_token(table, payload)
+        return settings
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
         columns = list(rows[0].keys())
-        try:
-            self._client.raw_insert(table, columns, _ndjson(rows), fmt="JSONEachRow")
-        except Exception as exc:
-            raise WarehouseError(str(exc).strip()) from None
+        payload = _ndjson(rows)  # built once: every attempt sends the same bytes and token
+        settings = self.insert_settings(table, payload)
+        self._call(
+            lambda: self._client.raw_insert(
+                table, columns, payload, settings=settings, fmt="JSONEachRow"
+            )
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -182,6 +182,22 @@ def bench(
         console.print(f"report written to {json_out}")
 
 
+@app.command()
+def schema(
+    cluster: Annotated[
+        str, typer.Option(help="Cluster name or macro for ON CLUSTER / Distributed.")
+    ] = "{cluster}",
+    since: Annotated[int, typer.Option(help="Only the migrations after this version.")] = 0,
+) -> None:
+    """Print the ClickHouse cluster DDL (Replicated + Distributed) generated from the migrations."""
+    from touchstream.projections.cluster_schema import ClusterSchemaError, cluster_ddl
+
+    try:
+        sys.stdout.write(cluster_ddl(cluster, since))
+    except ClusterSchemaError as exc:
+        raise _fail(str(exc)) from None
+
+
 def main() -> None:
     app()
 

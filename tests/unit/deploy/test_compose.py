@@ -1,96 +1,38 @@
 """The production deployment files say what a user needs: pinned images, services that find each
-other, settings that exist, metrics that get scraped. No Docker engine runs on the development
-machine, so this is where compose.yaml, deploy/Dockerfile and deploy/prometheus/prometheus.yml are
-checked. PyYAML is not a dependency: the files keep to a YAML subset (documented at the top of
-compose.yaml) that the small strict parser below reads, and it refuses anything outside it."""
+other, settings that exist, metrics that get scraped, dashboards that can log in. No Docker
+engine runs on the development machine, so this is where compose.yaml, deploy/Dockerfile,
+deploy/prometheus/prometheus.yml and the Grafana/ClickHouse wiring are checked. PyYAML is not a
+dependency: the files keep to a YAML subset (documented at the top of compose.yaml) that the
+small strict parser of yaml_subset.py reads, and it refuses anything outside it."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.deploy.yaml_subset import expand, parse_yaml_documents, parse_yaml_subset
 from touchstream.services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "TOUCHSTREAM_"
-
-_KEY = re.compile(r"([A-Za-z0-9_][\w.-]*):(?: +(.*))?")
-_NOT_PLAIN = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|^\d+(:\d+)+$")
-_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
-
-
-def parse_yaml_subset(text: str) -> Any:
-    """Block maps and lists, plain or double-quoted scalars, JSON string arrays; nothing else."""
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if stripped and not stripped.startswith("#"):
-            if "\t" in raw:
-                raise ValueError(f"line {number}: tab")
-            lines.append([len(raw) - len(raw.lstrip(" ")), stripped, number])
-    value, end = _block(lines, 0, lines[0][0])
-    if end != len(lines):
-        raise ValueError(f"line {lines[end][2]}: unexpected indentation")
-    return value
-
-
-def _block(lines: list, i: int, indent: int) -> tuple[Any, int]:
-    if lines[i][1].startswith("- "):
-        items = []
-        while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
-            rest = lines[i][1][2:].lstrip()
-            if _KEY.fullmatch(rest):  # a mapping inside a list item continues at indent + 2
-                lines[i][:2] = [lines[i][1].index(rest) + indent, rest]
-                value, i = _block(lines, i, lines[i][0])
-            else:
-                value, i = _scalar(rest, lines[i][2]), i + 1
-            items.append(value)
-        return items, i
-    mapping: dict[str, Any] = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        match = _KEY.fullmatch(lines[i][1])
-        if not match or match[1] in mapping:
-            raise ValueError(f"line {lines[i][2]}: not a new `key:` in the subset")
-        key, rest, i = match[1], match[2], i + 1
-        if rest is not None:
-            mapping[key] = _scalar(rest, lines[i - 1][2])
-        elif i < len(lines) and lines[i][0] > indent:
-            mapping[key], i = _block(lines, i, lines[i][0])
-        else:
-            mapping[key] = None
-    return mapping, i
-
-
-def _scalar(text: str, number: int) -> Any:
-    if text[0] in '"[':  # a double-quoted string or a flow list: both must be JSON
-        value = json.loads(text)
-        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
-            raise ValueError(f"line {number}: flow lists hold strings only")
-        return value
-    if _NOT_PLAIN.search(text) or text.lower() in _YAML11_BOOLS:
-        raise ValueError(f"line {number}: quote {text!r}")
-    if text in ("true", "false"):
-        return text == "true"
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    return None if text in ("null", "~") else text
-
-
-def expand(value: str) -> str:
-    """Compose interpolation as a fresh shell sees it: `${VAR:-default}` gives the default."""
-    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m[1] or "", value)
-
 
 COMPOSE = parse_yaml_subset((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 TOUCHSTREAM = SERVICES["touchstream"]
 ENV = {key: expand(str(value)) for key, value in TOUCHSTREAM["environment"].items()}
 PROMETHEUS = parse_yaml_subset((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+GRAFANA = SERVICES["grafana"]
+DATASOURCES = parse_yaml_subset(
+    (ROOT / "deploy/grafana/provisioning/datasources/touchstream.yml").read_text()
+)["datasources"]
+DASHBOARD_PROVIDERS = parse_yaml_subset(
+    (ROOT / "deploy/grafana/provisioning/dashboards/touchstream.yml").read_text()
+)["providers"]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -128,6 +70,15 @@ def test_parser_reads_the_subset() -> None:
     }
 
 
+def test_parser_reads_documents_and_kubernetes_style() -> None:
+    text = "a: 1\n---\n# only a comment\n---\nmetadata:\n  labels:\n    app.kubernetes.io/name: x\n"
+    text += "items:\n- b: 2\n"
+    assert parse_yaml_documents(text) == [
+        {"a": 1},
+        {"metadata": {"labels": {"app.kubernetes.io/name": "x"}}, "items": [{"b": 2}]},
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -141,6 +92,7 @@ def test_parser_reads_the_subset() -> None:
         "a:\n  b: 1\n c: 2",  # bad indentation
         "a: |\n  text",  # block scalar
         "a: [1, 2]",  # non-string flow list
+        "a: 1\n---\nb: 2",  # several documents where one is expected
     ],
 )
 def test_parser_refuses_what_it_does_not_understand(text: str) -> None:
@@ -173,6 +125,7 @@ def test_dependencies_exist_and_wait_for_health() -> None:
             if isinstance(depends, dict):
                 assert depends[target]["condition"] == "service_healthy"
     assert set(TOUCHSTREAM["depends_on"]) == {"kafka", "clickhouse"}
+    assert set(GRAFANA["depends_on"]) == {"clickhouse", "prometheus"}
 
 
 def test_named_volumes_are_declared_and_bind_mounts_exist() -> None:
@@ -273,3 +226,73 @@ def test_dockerfile_environment_holds_only_real_settings() -> None:
     keys = re.findall(r"\b(TOUCHSTREAM_\w+)=", env_lines)
     assert f"{PREFIX}PROFILE" in keys
     assert all(key[len(PREFIX) :] in fields for key in keys), keys
+
+
+# --- Grafana -----------------------------------------------------------------------------------
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path (or volume name) of a service's volumes."""
+    return {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+
+
+def service_env(name: str) -> dict[str, str]:
+    return {k: expand(str(v)) for k, v in SERVICES[name].get("environment", {}).items()}
+
+
+def datasource(kind: str) -> dict[str, Any]:
+    (found,) = [d for d in DATASOURCES if d["type"] == kind]
+    return found
+
+
+def test_grafana_installs_a_pinned_clickhouse_plugin() -> None:
+    plugins = service_env("grafana")["GF_INSTALL_PLUGINS"].split(",")
+    assert any(re.fullmatch(r"grafana-clickhouse-datasource \d+\.\d+\.\d+", p) for p in plugins)
+
+
+def test_grafana_provisioning_and_dashboards_are_mounted_where_grafana_reads_them() -> None:
+    grafana_mounts = mounts(GRAFANA)
+    assert grafana_mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    (provider,) = DASHBOARD_PROVIDERS
+    assert grafana_mounts[provider["options"]["path"]] == "./deploy/grafana/dashboards"
+    home = service_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    folder, _, name = home.rpartition("/")
+    assert grafana_mounts[folder] == "./deploy/grafana/dashboards"
+    assert (ROOT / "deploy/grafana/dashboards" / name).is_file()
+
+
+def test_clickhouse_datasource_is_the_clickhouse_service_as_a_read_only_user() -> None:
+    source = datasource("grafana-clickhouse-datasource")["jsonData"]
+    assert source["host"] == "clickhouse" and source["protocol"] == "http"
+    assert any(port.endswith(f":{source['port']}") for port in SERVICES["clickhouse"]["ports"])
+    assert source["defaultDatabase"] == "cx"
+    users_file = mounts(SERVICES["clickhouse"])[
+        f"/etc/clickhouse-server/users.d/{source['username']}.xml"
+    ]
+    user = ET.parse(ROOT / users_file).getroot().find(f"users/{source['username']}")
+    assert user is not None, f"{users_file} defines no user {source['username']}"
+    profile = ET.parse(ROOT / users_file).getroot().find(f"profiles/{user.findtext('profile')}")
+    assert profile is not None and profile.findtext("readonly") == "2"
+    assert [q.text for q in user.iter("query")] == ["GRANT SELECT ON cx.*"]
+    # the password: one variable, read by ClickHouse (from_env) and by Grafana (${...})
+    variable = user.find("password").attrib["from_env"]
+    secure = datasource("grafana-clickhouse-datasource")["secureJsonData"]["password"]
+    assert secure == f"${{{variable}}}"
+    assert service_env("clickhouse")[variable] == service_env("grafana")[variable] != ""
+
+
+def test_prometheus_datasource_is_the_prometheus_service() -> None:
+    url = datasource("prometheus")["url"]
+    host, port = re.fullmatch(r"http://([\w-]+):(\d+)", url).groups()
+    assert host in SERVICES and host == "prometheus"
+    assert any(p.endswith(f":{port}") for p in SERVICES[host]["ports"])
+
+
+def test_grafana_is_only_reachable_from_this_machine_by_default() -> None:
+    assert all(port.startswith("127.0.0.1:") for port in GRAFANA["ports"])
+
+
+def test_prometheus_loads_the_alert_rules() -> None:
+    prometheus_mounts = mounts(SERVICES["prometheus"])
+    for path in PROMETHEUS["rule_files"]:
+        assert prometheus_mounts[path] == "./deploy/prometheus/rules.yml"

@@ -1,0 +1,195 @@
+"""The Kubernetes manifests hold together: kustomize finds every file, labels and selectors match,
+the HPA scales the Deployment within the partitions, every variable is a real setting, and the
+probes hit routes the server really has. No cluster runs here, so this is where they are checked
+(with the strict YAML-subset reader; PyYAML is not a dependency)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.unit.deploy.yaml_subset import parse_yaml_documents, parse_yaml_subset
+from touchstream.services.http_server import build_http_app
+from touchstream.services.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+K8S = ROOT / "deploy/kubernetes"
+PREFIX = "TOUCHSTREAM_"
+KUSTOMIZATION = parse_yaml_subset((K8S / "kustomization.yaml").read_text())
+MANIFESTS = [
+    document
+    for resource in KUSTOMIZATION["resources"]
+    for document in parse_yaml_documents((K8S / resource).read_text())
+]
+
+
+def one(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [m for m in MANIFESTS if m["kind"] == kind and name in (None, m["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+DEPLOYMENT = one("Deployment", "touchstream")
+POD = DEPLOYMENT["spec"]["template"]
+(CONTAINER,) = POD["spec"]["containers"]
+CONFIG = one("ConfigMap", "touchstream-config")["data"]
+(SECRET_GENERATOR,) = KUSTOMIZATION["secretGenerator"]
+SECRET_EXAMPLE = dict(
+    line.split("=", 1)
+    for line in (K8S / "touchstream.secret.env.example").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+
+
+def container_port(name_or_number: str | int) -> int:
+    for port in CONTAINER["ports"]:
+        if name_or_number in (port["name"], port["containerPort"]):
+            return port["containerPort"]
+    raise AssertionError(f"the container has no port {name_or_number}")
+
+
+def http_routes() -> set[str]:
+    """Every GET path of the real HTTP app (built with stand-ins: routing needs no broker)."""
+
+    async def handler(request: Any) -> None: ...
+
+    app = build_http_app(Settings(), SimpleNamespace(post_events=handler), SimpleNamespace(), dict)
+    return {
+        route.resource.canonical
+        for route in app.router.routes()
+        if route.method == "GET" and route.resource is not None
+    }
+
+
+def test_every_resource_exists_parses_and_is_named() -> None:
+    assert MANIFESTS
+    for manifest in MANIFESTS:
+        assert manifest["apiVersion"] and manifest["kind"] and manifest["metadata"]["name"]
+    kinds = {m["kind"] for m in MANIFESTS}
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "ConfigMap",
+        "PodDisruptionBudget",
+        "ServiceAccount",
+    } <= kinds
+
+
+def test_selectors_match_the_pod_labels() -> None:
+    labels = POD["metadata"]["labels"]
+    selectors = [
+        DEPLOYMENT["spec"]["selector"]["matchLabels"],
+        one("Service", "touchstream")["spec"]["selector"],
+        one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+    ]
+    for selector in selectors:
+        assert selector and selector.items() <= labels.items(), selector
+
+
+def test_the_hpa_scales_the_deployment_up_to_one_replica_per_partition() -> None:
+    hpa = one("HorizontalPodAutoscaler")["spec"]
+    target = hpa["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        DEPLOYMENT["apiVersion"],
+        "Deployment",
+        DEPLOYMENT["metadata"]["name"],
+    )
+    assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"] <= int(CONFIG[f"{PREFIX}TOPIC_PARTITIONS"])
+    assert "replicas" not in DEPLOYMENT["spec"], "the HPA owns the replica count"
+    (metric,) = hpa["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert "cpu" in CONTAINER["resources"]["requests"], "CPU utilisation needs a CPU request"
+
+
+def test_resources_have_requests_and_limits() -> None:
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(CONTAINER["resources"][kind]), kind
+
+
+def test_configuration_holds_only_real_settings_as_strings() -> None:
+    fields = {name.upper() for name in Settings.model_fields}
+    for key, value in {**CONFIG, **SECRET_EXAMPLE}.items():
+        assert key.startswith(PREFIX) and key[len(PREFIX) :] in fields, f"{key} is not a setting"
+        assert isinstance(value, str), f"{key}: ConfigMap values must be strings"
+    secret_fields = {
+        name.upper()
+        for name, field in Settings.model_fields.items()
+        if "Secret" in str(field.annotation)
+    }
+    assert {k[len(PREFIX) :] for k in SECRET_EXAMPLE} == secret_fields
+    assert not {k[len(PREFIX) :] for k in CONFIG} & secret_fields, "secrets belong in the Secret"
+
+
+def test_configuration_is_a_valid_production_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in [key for key in os.environ if key.startswith(PREFIX)]:
+        monkeypatch.delenv(key)
+    for key, value in {**CONFIG, **SECRET_EXAMPLE}.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.profile == "production" and settings.embedded_broker is False
+    assert settings.http_host == "0.0.0.0"
+
+
+def test_the_container_reads_the_configmap_and_the_generated_secret() -> None:
+    refs = CONTAINER["envFrom"]
+    assert {"configMapRef": {"name": "touchstream-config"}} in refs
+    assert {"secretRef": {"name": SECRET_GENERATOR["name"]}} in refs
+    assert SECRET_GENERATOR["envs"] == ["touchstream.secret.env"]
+    assert "touchstream.secret.env" in (K8S / ".gitignore").read_text().split()
+
+
+def test_probes_hit_real_routes_on_the_http_port() -> None:
+    routes = http_routes()
+    port = int(CONFIG[f"{PREFIX}HTTP_PORT"])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        get = CONTAINER[probe]["httpGet"]
+        assert get["path"] in routes, f"{probe}: no route {get['path']}"
+        assert container_port(get["port"]) == port
+    # /healthz is 503 while a replica waits for partitions (start, rebalance, more replicas
+    # than partitions): that must keep it out of the Service, never restart it
+    assert CONTAINER["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert CONTAINER["livenessProbe"]["httpGet"]["path"] != "/healthz"
+    assert "/metrics" in routes
+    assert POD["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+
+def test_the_service_targets_the_http_port() -> None:
+    (port,) = one("Service", "touchstream")["spec"]["ports"]
+    assert container_port(port["targetPort"]) == int(CONFIG[f"{PREFIX}HTTP_PORT"])
+
+
+def test_kafka_and_clickhouse_are_services_of_the_kustomization() -> None:
+    services = {m["metadata"]["name"]: m["spec"] for m in MANIFESTS if m["kind"] == "Service"}
+    addresses = CONFIG[f"{PREFIX}KAFKA_BOOTSTRAP"].split(",")
+    addresses.append(re.sub(r"^https?://", "", CONFIG[f"{PREFIX}WAREHOUSE_URL"]).split("/")[0])
+    for address in addresses:
+        host, port = address.rsplit(":", 1)
+        assert host in services, f"{address}: no Service {host}"
+        assert services[host]["type"] == "ExternalName"
+        assert int(port) in [p["port"] for p in services[host]["ports"]]
+
+
+def test_the_pod_runs_as_the_images_non_root_user() -> None:
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    uid = re.findall(r"^USER (\d+)", dockerfile, re.MULTILINE)[-1]
+    context = POD["spec"]["securityContext"]
+    assert context["runAsNonRoot"] is True and str(context["runAsUser"]) == uid
+    assert CONTAINER["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"] for v in POD["spec"]["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in CONTAINER["volumeMounts"]}
+    assert set(mounts) <= volumes
+    assert CONFIG[f"{PREFIX}DATA_DIR"] in mounts.values(), "the data directory must be writable"
+
+
+def test_the_image_is_pinned_by_kustomize() -> None:
+    images = {i["name"]: i for i in KUSTOMIZATION["images"]}
+    tag = images[CONTAINER["image"]]["newTag"]
+    assert tag and tag != "latest"
