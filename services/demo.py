@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -164,7 +165,8 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
         "SELECT source_offset, reason FROM cx.dead_letters ORDER BY dead_lettered_at DESC LIMIT 3"
     )
     for letter in letters:
-        console.print(f"  dead letter @ offset {letter['source_offset']}: {letter['reason'][:110]}")
+        line = f"  dead letter @ offset {letter['source_offset']}: {letter['reason'][:110]}"
+        console.print(line, markup=False)  # customer and producer text is not markup
 
     unhappy = client.query(
         "SELECT customer_id, count() AS alerts FROM cx.alerts FINAL "
@@ -176,9 +178,11 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
         _, profile = client.get_json(f"/v1/customers/{customer}/profile")
         _, timeline = client.get_json(f"/v1/customers/{customer}/timeline?limit=15")
         console.rule(
-            f"Timeline of an unhappy customer: {customer} "
-            f"({profile.get('segment')}, spent {profile.get('lifetime_spend')} "
-            f"{profile.get('spend_currency')})"
+            escape(
+                f"Timeline of an unhappy customer: {customer} "
+                f"({profile.get('segment')}, spent {profile.get('lifetime_spend')} "
+                f"{profile.get('spend_currency')})"
+            )
         )
         for row in reversed(timeline["events"]):
             mood = (
@@ -186,7 +190,7 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
                 if row["sentiment_label"]
                 else ""
             )
-            console.print(f"  {row['time'][:16]}  {row['summary']}{mood}")
+            console.print(f"  {row['time'][:16]}  {row['summary']}{mood}", markup=False)
 
     _, body = client.get_json("/v1/alerts?limit=8")
     console.rule(f"Alerts raised ({counts['alerts']} in all; most recent)")
