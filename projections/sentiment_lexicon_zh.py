@@ -181,4 +181,6 @@ PHRASES: tuple[tuple[re.Pattern[str], float], ...] = (
         -1.5,
     ),
     (re.compile(rf"(?:打|说|问|催|联系|投诉|反映|解释|重复)了?{_NUMBER}(?:次|遍)"), -1.2),
+    # intent to leave: the churn signal CX teams most want to hear
+    (re.compile(r"换(?:别家|一家|家)|(?:不会|不想|不打算)再(?:买|来|用)|再也不(?:买|来|用)"), -2.0),
 )

@@ -173,8 +173,11 @@ class _Clause:
 def lexicon_total(tokens: list[str]) -> float:
     """The unsquashed sum of the polar words in `tokens`, modifiers applied."""
     hits: list[_Hit] = []
-    clause, modifiers, contrast_at = _Clause(), _Modifiers(), -1
+    clause, modifiers, contrast_at, last_hit_at = _Clause(), _Modifiers(), -1, -9
     for i, token in enumerate(tokens):
+        if _negates_backwards(tokens, i) and hits and hits[-1].clause == clause.index:
+            if i - last_hit_at <= _WINDOW + 1:  # "一点诚意都没有": the negation follows its word
+                hits[-1].valence *= _NEGATION
         if token[:1] in _CLAUSE_ENDS:
             clause.close(hits, token)
             clause, modifiers = _Clause(clause.index + 1), _Modifiers()
@@ -186,9 +189,14 @@ def lexicon_total(tokens: list[str]) -> float:
             contrast_at = len(hits)  # "，就是…" opens a clause as "only, …" does
         elif (valence := modifiers.read(tokens, i)) is not None:
             hits.append(modifiers.hit(valence, clause.index))
-            modifiers = _Modifiers()
+            modifiers, last_hit_at = _Modifiers(), i
     clause.close(hits, "")
     return _weigh_contrast([hit.valence for hit in hits], contrast_at)
+
+
+def _negates_backwards(tokens: list[str], i: int) -> bool:
+    """都没有 / 也没有 / 都没 after a word negate it: 一点诚意都没有 ("no sincerity at all")."""
+    return tokens[i] in ("没有", "没", "不") and i > 0 and tokens[i - 1] in ("都", "也")
 
 
 def phrase_total(text: str) -> float:

@@ -141,3 +141,20 @@ def test_a_sentiment_is_immutable():
     assert isinstance(result, Sentiment)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.score = 0.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "维修点的工作人员一点解决问题的诚意都没有。",  # the negation follows its word
+        "客服的态度也没有以前好了",
+        "我是你们多年的老客户了，这次的体验让我开始考虑换别家。",  # intent to leave
+        "以后再也不买你们家的东西了",
+    ],
+)
+def test_chinese_backward_negation_and_intent_to_leave_read_negative(text):
+    assert analyze_sentiment(text).label == "negative"
+
+
+def test_backward_negation_of_a_problem_reads_positive():
+    assert analyze_sentiment("一点问题都没有，很满意").label == "positive"
