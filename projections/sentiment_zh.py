@@ -175,9 +175,10 @@ def lexicon_total(tokens: list[str]) -> float:
     hits: list[_Hit] = []
     clause, modifiers, contrast_at, last_hit_at = _Clause(), _Modifiers(), -1, -9
     for i, token in enumerate(tokens):
-        if _negates_backwards(tokens, i) and hits and hits[-1].clause == clause.index:
-            if i - last_hit_at <= _WINDOW + 1:  # "一点诚意都没有": the negation follows its word
-                hits[-1].valence *= _NEGATION
+        # "一点诚意都没有": the negation follows the word it negates
+        follows = hits and hits[-1].clause == clause.index and i - last_hit_at <= _WINDOW + 1
+        if follows and _negates_backwards(tokens, i):
+            hits[-1].valence *= _NEGATION
         if token[:1] in _CLAUSE_ENDS:
             clause.close(hits, token)
             clause, modifiers = _Clause(clause.index + 1), _Modifiers()
