@@ -16,7 +16,7 @@ _PREVIEW_CHARS = 2000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _event_attr(letter: DeadLetter, name: str) -> str:
+def refused_event_attr(letter: DeadLetter, name: str) -> str:
     """Best-effort id/type of the refused record, for finding it again; never raises."""
     for header, raw in letter.headers:
         if header.lower() == f"ce_{name}":
@@ -48,8 +48,8 @@ def dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
         "source_offset": letter.source_offset,
         "dead_lettered_at": failed_at,
         "reason": letter.reason,
-        "event_id": _event_attr(letter, "id")[:256],
-        "event_type": _event_attr(letter, "type")[:256],
+        "event_id": refused_event_attr(letter, "id")[:256],
+        "event_type": refused_event_attr(letter, "type")[:256],
         "key": (letter.key or b"").decode("utf-8", "replace"),
         "headers": {name: raw.decode("utf-8", "replace") for name, raw in letter.headers},
         "value_preview": value[:_PREVIEW_CHARS].decode("utf-8", "replace"),

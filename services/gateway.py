@@ -26,6 +26,7 @@ from touchstream.services.processor import INBOUND_TYPES
 from touchstream.services.settings import Settings
 
 log = logging.getLogger(__name__)
+UNKNOWN_KIND = (metrics.UNKNOWN, metrics.UNKNOWN)
 
 
 def problem(status: int, message: str, **extra: Any) -> web.Response:
@@ -109,14 +110,19 @@ class Gateway:
                 ]
             for (index, _), delivery in zip(to_publish, deliveries, strict=True):
                 results[index] = _delivered(index, delivery)
-        return self._respond([r for r in results if r is not None])
+        kinds = [
+            (item.type, item.source) if isinstance(item, CloudEvent) else UNKNOWN_KIND
+            for item in items
+        ]
+        return self._respond([r for r in results if r is not None], kinds)
 
-    def _respond(self, results: list[dict[str, Any]]) -> web.Response:
+    def _respond(self, results: list[dict[str, Any]], kinds: list[tuple[str, str]]) -> web.Response:
         counts = {
             s: sum(r["status"] == s for r in results) for s in ("accepted", "rejected", "failed")
         }
-        for status, n in counts.items():
-            metrics.INGEST_EVENTS.labels(status).inc(n)
+        for status in counts:
+            chosen = (kind for kind, r in zip(kinds, results, strict=True) if r["status"] == status)
+            metrics.tally(metrics.INGEST_EVENTS, (status,), chosen)
         if counts["failed"]:
             status = 503
             message = "the broker did not acknowledge some events; nothing marked failed was stored"

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections import Counter as Tally
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+#: Label value when an event's type or source cannot be read (undecodable input).
+UNKNOWN = "unknown"
 
 INGEST_REQUESTS = Counter(
     "touchstream_ingest_requests_total", "HTTP ingest requests by response status.", ["status"]
 )
 INGEST_EVENTS = Counter(
     "touchstream_ingest_events_total",
-    "Events received by the HTTP gateway, by result (accepted, rejected, failed).",
-    ["result"],
+    "Events received by the HTTP gateway, by result (accepted, rejected, failed), type, source.",
+    ["result", "type", "source"],
 )
 PROCESSED_EVENTS = Counter(
     "touchstream_processed_events_total",
-    "Records read by the processors, by outcome (projected, duplicate, dead_lettered).",
-    ["topic", "outcome"],
+    "Records read by the processors, by outcome (projected, duplicate, dead_lettered), event "
+    "type and source.",
+    ["topic", "outcome", "type", "source"],
 )
 ALERTS_RAISED = Counter(
     "touchstream_alerts_raised_total", "Alerts published on the alerts topic.", ["kind", "priority"]
@@ -39,3 +46,20 @@ EVENT_TO_PROJECTED_SECONDS = Histogram(
     "Time from broker append to the read models having the event.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+EVENT_TIME_LAG_SECONDS = Histogram(
+    "touchstream_event_time_lag_seconds",
+    "Time from the event's own time (when the contact happened) to the read models having it; "
+    "includes the upstream channel's delay.",
+    buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400),
+)
+CONSUMER_LAG = Gauge(
+    "touchstream_consumer_lag_records",
+    "Records on the broker that the processors have not committed yet, per partition.",
+    ["topic", "partition"],
+)
+
+
+def tally(counter: Counter, fixed: tuple[str, ...], kinds: Iterable[tuple[str, str]]) -> None:
+    """Count events by (type, source) under the `fixed` leading label values."""
+    for (event_type, source), n in Tally(kinds).items():
+        counter.labels(*fixed, event_type, source).inc(n)

@@ -32,7 +32,11 @@ from touchstream.events.envelope import CloudEvent
 from touchstream.events.kafka_binding import decode_record, encode_binary
 from touchstream.projections.alert_rules import detractor_alerts
 from touchstream.projections.alerts import alert_row
-from touchstream.projections.dead_letters import dead_letter_key, dead_letter_row
+from touchstream.projections.dead_letters import (
+    dead_letter_key,
+    dead_letter_row,
+    refused_event_attr,
+)
 from touchstream.projections.timeline import RecordOrigin, ingest_row
 from touchstream.services import metrics
 from touchstream.services.kafka_transport import StreamApp
@@ -154,14 +158,31 @@ class Pipeline:
         await asyncio.gather(
             *(self.send(self.settings.alerts_topic, r.key, r.value, r.headers) for r in records)
         )
+        self._observe(topic, valid, {row["id"] for row in fresh}, letters)
+
+    def _observe(
+        self,
+        topic: str,
+        valid: list[tuple[CloudEvent, Record]],
+        fresh_ids: set[str],
+        letters: list[DeadLetter],
+    ) -> None:
         now = time.time()
-        for _, record in valid:
+        for event, record in valid:
             if record.timestamp:
                 metrics.EVENT_TO_PROJECTED_SECONDS.observe(max(0.0, now - record.timestamp))
+            if event.id in fresh_ids:
+                metrics.EVENT_TIME_LAG_SECONDS.observe(max(0.0, now - event.time.timestamp()))
+        kinds = {True: [], False: []}
+        for event, _ in valid:
+            kinds[event.id in fresh_ids].append((event.type, event.source))
         counts = metrics.PROCESSED_EVENTS
-        counts.labels(topic, "projected").inc(len(fresh))
-        counts.labels(topic, "duplicate").inc(len(valid) - len(fresh))
-        counts.labels(topic, "dead_lettered").inc(len(letters))
+        metrics.tally(counts, (topic, "projected"), kinds[True])
+        metrics.tally(counts, (topic, "duplicate"), kinds[False])
+        refused = (
+            (refused_event_attr(dl, "type"), refused_event_attr(dl, "source")) for dl in letters
+        )
+        metrics.tally(counts, (topic, "dead_lettered"), refused)
 
     def _rows(
         self, decoded: list[tuple[CloudEvent, Record]], letters: list[DeadLetter]
@@ -192,16 +213,17 @@ class Pipeline:
         )
         for row in fresh:
             metrics.ALERTS_RAISED.labels(row["kind"], row["priority"]).inc()
-        metrics.PROCESSED_EVENTS.labels(topic, "projected").inc(len(fresh))
-        metrics.PROCESSED_EVENTS.labels(topic, "duplicate").inc(len(valid) - len(fresh))
-        metrics.PROCESSED_EVENTS.labels(topic, "dead_lettered").inc(len(letters))
+        self._observe(topic, valid, {row["event_id"] for row in fresh}, letters)
 
     async def dead_letters(self, records: Sequence[Record]) -> None:
         rows = [dead_letter_row(DeadLetter.from_record(r.key, r.value, r.headers)) for r in records]
         fresh = await self.projector.insert_new(
             "cx.dead_letters", rows, dead_letter_key, _EXISTING_LETTERS
         )
-        metrics.PROCESSED_EVENTS.labels(self.settings.deadletter_topic, "projected").inc(len(fresh))
+        kinds = [(row["event_type"] or metrics.UNKNOWN, metrics.UNKNOWN) for row in fresh]
+        metrics.tally(
+            metrics.PROCESSED_EVENTS, (self.settings.deadletter_topic, "projected"), kinds
+        )
 
 
 async def until_done(
@@ -289,6 +311,16 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
                 await until_done(handler, records, settings.write_retry_max_s)
 
         app.agent(topics[name], name=f"touchstream.{name}")(consume)
+
+    @app.timer(5.0)
+    async def report_consumer_lag() -> None:
+        for tp in app.consumer.assignment():
+            high = app.consumer.highwater(tp)
+            # faust keeps the last committed offset per partition; it has no public getter
+            committed = app.consumer._committed_offset.get(tp) or 0
+            if high is not None:
+                lag = max(0, high - committed)
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     agent(settings.touchpoints_topic, pipeline.touchpoints)
     agent(settings.alerts_topic, pipeline.alerts)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Runtime, eventually
 from touchstream.services.demo_journeys import generate_journeys
@@ -24,13 +23,16 @@ SELECT
 
 
 def duplicates_seen(rt: Runtime) -> float:
+    """Records the processors recognised as already projected, over every type and source."""
     _, body = rt.client._request("GET", "/metrics")
-    pattern = (
-        r'touchstream_processed_events_total\{outcome="duplicate",'
-        r'topic="cx.touchpoints.v1"\} ([0-9.e+]+)'
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "touchstream_processed_events_total"
+        and sample.labels.get("outcome") == "duplicate"
+        and sample.labels.get("topic") == "cx.touchpoints.v1"
     )
-    match = re.search(pattern, body.decode())
-    return float(match.group(1)) if match else 0.0
 
 
 def test_resending_1000_events_changes_nothing(runtime: Runtime) -> None:
