@@ -39,3 +39,32 @@ SELECT
     (SELECT count() FROM cx.dead_letters) AS dead_letters,
     (SELECT count() FROM cx.alerts FINAL) AS alerts
 """
+
+SATISFACTION_BY_TOUCHPOINT = """
+SELECT touchpoint,
+       sum(surveys) AS surveys,
+       if(sum(nps_responses) = 0, NULL,
+          round(100 * (sum(promoters) - sum(detractors)) / sum(nps_responses), 1)) AS nps,
+       if(sum(csat_responses) = 0, NULL, round(100 * sum(csat_top2) / sum(csat_responses), 1))
+           AS csat,
+       if(sum(ces_responses) = 0, NULL, round(sum(ces_sum) / sum(ces_responses), 2)) AS ces
+FROM cx.satisfaction_hourly
+GROUP BY touchpoint
+ORDER BY surveys DESC, touchpoint
+"""
+
+WORST_JOURNEYS = """
+SELECT j.customer_id AS customer_id, j.segment AS segment, toString(j.episode_start) AS started,
+       j.events AS events, j.stage_path AS stage_path, j.peak_end_score AS peak_end_score,
+       p.summary AS peak, e.summary AS ending
+FROM (SELECT * FROM cx.journeys WHERE moments > 0
+      ORDER BY peak_end_score, customer_id LIMIT {limit:UInt32}) AS j
+LEFT JOIN cx.timeline AS p ON p.customer_id = j.customer_id AND p.event_id = j.peak_event_id
+LEFT JOIN cx.timeline AS e ON e.customer_id = j.customer_id AND e.event_id = j.end_event_id
+ORDER BY peak_end_score, customer_id
+"""
+
+DRIVER_INPUTS = """
+SELECT customer_id, touchpoint, touchpoint_score, latest_nps, churned
+FROM cx.driver_inputs
+"""

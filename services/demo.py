@@ -192,10 +192,40 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
             )
             console.print(f"  {row['time'][:16]}  {row['summary']}{mood}", markup=False)
 
+    _satisfaction(client)
+    _worst_journeys(client)
+
     _, body = client.get_json("/v1/alerts?limit=8")
     console.rule(f"Alerts raised ({counts['alerts']} in all; most recent)")
     for alert in body["alerts"]:
         console.print(render(alert))
+
+
+def _satisfaction(client: TouchstreamClient) -> None:
+    table = Table(title="Satisfaction by touchpoint (all surveys)")
+    for column in ("touchpoint", "surveys", "NPS", "CSAT %", "CES (1-7)"):
+        table.add_column(column, justify="left" if column == "touchpoint" else "right")
+    for row in client.query(queries.SATISFACTION_BY_TOUCHPOINT):
+        cells = [row["nps"], row["csat"], row["ces"]]
+        table.add_row(
+            escape(row["touchpoint"]),
+            f"{int(row['surveys']):,}",
+            *("-" if value is None else f"{value:g}" for value in cells),
+        )
+    console.print(table)
+
+
+def _worst_journeys(client: TouchstreamClient) -> None:
+    console.rule("Worst journeys (peak-end score, -1 to 1)")
+    for row in client.query(queries.WORST_JOURNEYS, limit=5):
+        path = " → ".join(stage.replace("_", "-") for stage in row["stage_path"])
+        console.print(
+            f"  {row['peak_end_score']:+.2f}  {row['customer_id']} ({row['segment']}), "
+            f"{row['events']} events from {row['started'][:10]}: {path}",
+            markup=False,
+        )
+        console.print(f"         peak: {row['peak']}", markup=False)
+        console.print(f"         end:  {row['ending']}", markup=False)
 
 
 def run_demo(settings: Settings, customers: int, seed: int, keep_running: bool) -> None:

@@ -433,6 +433,8 @@ class _Story:
         for measure in measures:
             low, high = _SCORE_RANGES[mood][measure]
             data[measure] = rng.randint(low, high)
+        if "nps" in measures and rng.random() < SERVQUAL_SHARE:
+            data["servqual"] = _servqual(mood, rng)
         # Unhappy customers explain themselves far more often than happy ones.
         if rng.random() < (0.65 if mood == "detractor" else 0.3):
             topic = topic or rng.choice(_TOUCHPOINTS[touchpoint].topics)
@@ -680,6 +682,23 @@ def _campaign_response(customer: _Customer, rng: random.Random) -> str:
 
 
 # --- Scores, amounts and queues --------------------------------------------------------------
+
+#: Share of NPS surveys that also ask SERVQUAL expectation and perception (1-7).
+SERVQUAL_SHARE = 0.3
+_SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
+#: How far perception falls short of (or beats) expectation, by mood.
+_PERCEPTION_SHIFT = {"promoter": (0, 1), "passive": (-2, 0), "detractor": (-4, -2)}
+
+
+def _servqual(mood: str, rng: random.Random) -> list[dict[str, int]]:
+    low, high = _PERCEPTION_SHIFT[mood]
+    items = []
+    for dimension in _SERVQUAL_DIMENSIONS:
+        expectation = rng.randint(5, 7)
+        perception = min(7, max(1, expectation + rng.randint(low, high)))
+        items.append({"dimension": dimension, "expectation": expectation, "perception": perception})
+    return items
+
 
 _SCORE_RANGES = {
     "promoter": {"nps": (9, 10), "csat": (4, 5), "ces": (1, 3)},

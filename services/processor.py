@@ -41,6 +41,7 @@ from touchstream.projections.timeline import RecordOrigin, ingest_row
 from touchstream.services import metrics
 from touchstream.services.kafka_transport import StreamApp
 from touchstream.services.projector import Projector
+from touchstream.services.segments import SegmentBook
 from touchstream.services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ class Pipeline:
         self.settings = settings
         self.projector = projector
         self.send = send
+        self.segments = SegmentBook(projector)
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         topic = self.settings.deadletter_topic
@@ -148,6 +150,7 @@ class Pipeline:
         metrics.BATCH_SIZE.labels(topic).observe(len(records))
         decoded, letters = decode_all(records, INBOUND_TYPES)
         valid, rows = self._rows(decoded, letters)
+        await self.segments.stamp(rows)
         await self.dead_letter(letters)
         fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
         # Alerts come from every valid event, not only the fresh ones: if a crash fell between

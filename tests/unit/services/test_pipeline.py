@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.unit.projections.conftest import contact, purchase, survey
+from tests.unit.projections.conftest import contact, identified, purchase, survey
 from touchstream.events.dead_letter import DeadLetter
 from touchstream.events.kafka_binding import encode_binary, encode_structured
 from touchstream.projections.alert_rules import detractor_alerts
@@ -262,3 +262,44 @@ def test_a_failing_batch_is_retried_until_it_succeeds_never_raised():
 
     run(until_done(handler, [record(contact("c-1"))], retry_max_s=0.3))
     assert calls == [1, 1, 1]
+
+
+# ---- segments -----------------------------------------------------------------------------------
+
+
+def test_every_row_carries_the_segment_its_customer_had_when_it_was_projected(harness, tmp_path):
+    run(harness.pipeline.touchpoints([record(survey("s-before", 1), 0)]))  # not identified yet
+    run(harness.pipeline.touchpoints([record(identified("id-1", 2, segment="vip"), 1)]))
+    run(harness.pipeline.touchpoints([record(survey("s-vip", 3), 2)]))
+    # same batch: the segment changes between two answers
+    changed = [
+        record(identified("id-2", 4, segment="regular"), 3),
+        record(survey("s-regular", 5), 4),
+    ]
+    run(harness.pipeline.touchpoints(changed))
+    # a restarted processor (an empty book) reads the last segment back from the profile
+    restarted = Pipeline(
+        harness.pipeline.settings, harness.pipeline.projector, harness.pipeline.send
+    )
+    run(restarted.touchpoints([record(survey("s-after-restart", 6), 5)]))
+    by_event = {
+        r["event_id"]: r["segment"]
+        for r in harness.warehouse.query("SELECT event_id, segment FROM cx.timeline")
+    }
+    assert by_event == {
+        "s-before": "",
+        "id-1": "vip",
+        "s-vip": "vip",
+        "id-2": "regular",
+        "s-regular": "regular",
+        "s-after-restart": "regular",
+    }
+    cuts = harness.warehouse.query(
+        "SELECT segment, sum(surveys) AS n FROM cx.satisfaction_by_day GROUP BY segment"
+        " ORDER BY segment"
+    )
+    assert cuts == [
+        {"segment": "regular", "n": 2},
+        {"segment": "unknown", "n": 1},
+        {"segment": "vip", "n": 1},
+    ]
