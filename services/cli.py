@@ -53,6 +53,23 @@ def up() -> None:
         pass
 
 
+def _read(settings: Settings, query: str, fmt: str) -> bytes:
+    """A read-only query's output, through the running `up` (whose query endpoint checks it) or
+    the warehouse directly, as a read-only statement."""
+    from touchstream.projections.read_only_sql import read_only_statement
+    from touchstream.projections.warehouse import open_warehouse
+
+    client = _running(settings)
+    if client is not None:
+        return client.query_raw(query, fmt)
+    with instance.data_dir_lock(settings.data_dir):
+        warehouse = open_warehouse(settings.resolved_warehouse_url)
+        try:
+            return warehouse.query_raw(read_only_statement(query), fmt)
+        finally:
+            warehouse.close()
+
+
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SELECT/SHOW/DESCRIBE/EXISTS/WITH statement.")],
@@ -62,24 +79,14 @@ def sql(
 ) -> None:
     """Query the warehouse (through the running `up` if there is one)."""
     from touchstream.projections.read_only_sql import QueryRefused, read_only_statement
-    from touchstream.projections.warehouse import WarehouseError, open_warehouse
+    from touchstream.projections.warehouse import WarehouseError
 
     settings = Settings()
     try:
-        statement = read_only_statement(query)
+        read_only_statement(query)  # refuse before starting anything
+        output = _read(settings, query, fmt)
     except QueryRefused as exc:
         raise _fail(str(exc)) from None
-    client = _running(settings)
-    try:
-        if client is not None:
-            output = client.query_raw(query, fmt)
-        else:
-            with instance.data_dir_lock(settings.data_dir):
-                warehouse = open_warehouse(settings.resolved_warehouse_url)
-                try:
-                    output = warehouse.query_raw(statement, fmt)
-                finally:
-                    warehouse.close()
     except (ClientError, WarehouseError, instance.RuntimeBusy) as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(output.decode("utf-8", "replace"))
@@ -180,6 +187,47 @@ def bench(
     if json_out:
         save(report, json_out)
         console.print(f"report written to {json_out}")
+
+
+@app.command()
+def drivers(
+    outcome: Annotated[
+        str, typer.Option(help="nps, churn or both: what the touchpoints are ranked for.")
+    ] = "both",
+    min_respondents: Annotated[
+        int, typer.Option(help="Leave out touchpoints rated by fewer customers.")
+    ] = 30,
+    bootstrap: Annotated[int, typer.Option(help="Resamples for the 95% intervals.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Rank touchpoints by their relative importance for NPS and for churn (key drivers)."""
+    import orjson
+
+    from touchstream.projections import queries
+    from touchstream.projections.warehouse import WarehouseError
+    from touchstream.services.drivers import OUTCOMES, analyse, as_json, render
+
+    outcomes = OUTCOMES if outcome == "both" else (outcome,)
+    if not set(outcomes) <= set(OUTCOMES):
+        raise _fail(f"--outcome must be nps, churn or both, not {outcome!r}")
+    settings = Settings()
+    try:
+        raw = _read(settings, queries.DRIVER_INPUTS, "JSONEachRow")
+    except (ClientError, WarehouseError, instance.RuntimeBusy) as exc:
+        raise _fail(str(exc)) from None
+    rows = [orjson.loads(line) for line in raw.splitlines() if line]
+    if not rows:
+        raise _fail("no touchpoint ratings (CSAT or effort) in the warehouse yet")
+    results = analyse(rows, outcomes, min_respondents, bootstrap)
+    if json_out:
+        report = [r if isinstance(r, str) else as_json(r) for r in results]
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    for result in results:
+        if isinstance(result, str):
+            err.print(result)
+        else:
+            console.print(render(result))
 
 
 @app.command()
