@@ -85,3 +85,26 @@ def test_topics_come_in_a_fixed_order_without_repeats():
 )
 def test_no_topic(text, language):
     assert complaint_topics(text, language) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "topic"),
+    [
+        # round 6: words for the goods, the people and the waiting (sentences written here)
+        ("杯子收到就碎了一个", "zh", "product_quality"),
+        ("尺码偏小，建议拍大一码", "zh", "product_quality"),
+        ("前台小姐姐很热心", "zh", "staff_attitude"),
+        ("叫号叫了快一个小时", "zh", "waiting_time"),
+        ("电话一直占线", "zh", "waiting_time"),
+        ("说好的次日达，三天才到", "zh", "delivery"),
+        ("结账时满减没减", "zh", "billing"),
+        ("The screen was cracked out of the box.", "en", "product_quality"),
+        ("Do you do a student discount?", "en", "billing"),
+        ("Nobody is picking up the phone.", "en", "waiting_time"),
+        ("Wrong address on the label again.", "en", "delivery"),
+        ("The chatbot keeps sending me in circles.", "en", "app_website"),
+        ("They replaced it within a week.", "en", "refund_return"),
+    ],
+)
+def test_finds_the_round_6_topic(text, language, topic):
+    assert topic in complaint_topics(text, language)
