@@ -7,9 +7,18 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from touchstream.events.envelope import CloudEvent, Payload
-from touchstream.events.vocabulary import CustomerId, Reference, ShortText, Slug, Touchpoint
+from touchstream.events.vocabulary import (
+    Channel,
+    CustomerId,
+    Reference,
+    ShortText,
+    Slug,
+    Touchpoint,
+)
 
 Priority = Literal["P1", "P2", "P3", "P4"]
+AlertStatus = Literal["open", "resolved"]
+Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class Reason(Payload):
@@ -34,6 +43,15 @@ class AlertRaisedData(Payload):
     suggested_action: ShortText | None = None
     raised_at: AwareDatetime
     revision: int = Field(1, ge=1)
+    status: AlertStatus = Field(
+        "open", description="resolved: the detector saw the problem end (a last revision)."
+    )
+    score: Score | None = Field(None, description="The risk or severity score of this revision.")
+    previous_score: Score | None = Field(None, description="The score before this revision.")
+    sla_hours: float | None = Field(
+        None, gt=0, le=24 * 365, description="Time to first action the priority asks for."
+    )
+    channel: Channel | None = None
 
 
 class AlertRaised(CloudEvent):

@@ -29,4 +29,9 @@ def alert_row(alert: AlertRaised, projected_at: datetime) -> dict[str, Any]:
         "suggested_action": d.suggested_action or "",
         "raised_at": ch_time(d.raised_at),
         "projected_at": ch_time(projected_at),
+        "status": d.status,
+        "score": d.score,
+        "previous_score": d.previous_score,
+        "sla_hours": d.sla_hours,
+        "channel": str(d.channel or ""),
     }

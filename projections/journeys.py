@@ -7,8 +7,10 @@ work on these columns of `cx.timeline`; the rules are documented in docs/bi.md:
 - An episode is a run of a customer's events with no gap longer than `EPISODE_GAP_DAYS`.
 - The peak of an episode is its most intense moment (largest |valence|, the later one on a
   tie), the end its last moment with a valence; peak-end score = (peak + end) / 2.
-- A repeat contact is an inbound contact or a voice message about the same matter (the case
-  when there is one, otherwise the touchpoint) within `REPEAT_WINDOW_DAYS` of the previous one.
+- A repeat contact is an inbound contact or a complaint, inquiry or chat about the same matter
+  within `REPEAT_WINDOW_DAYS` of the previous one. The matter is the case when there is one,
+  otherwise the touchpoint and the contact's stated reason. Browsing before a purchase, praise,
+  suggestions and outbound contacts are about no matter.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ WAIT_VALENCE = ((900.0, -0.6), (300.0, -0.3))
 #: A complaint is a bad moment even when its words read neutral.
 COMPLAINT_VALENCE_MAX = -0.5
 COMPLAINT_RESOLVED_VALENCE = 0.4
+#: Voice messages about a matter the customer may have to raise again.
+MATTER_KINDS = frozenset({"complaint", "inquiry", "chat"})
 RECOVERY_VALENCE = 0.3
 CHURN_VALENCE = -1.0
 
@@ -65,12 +69,22 @@ def moment_valence(event: CloudEvent, sentiment: float | None) -> float | None:
     return None
 
 
-def contact_matter(event: CloudEvent) -> str:
-    """What an inbound contact or voice message is about ('' for anything else)."""
+def _about_a_matter(event: CloudEvent) -> bool:
     d = event.data
-    inbound = isinstance(event, FeedbackGiven) or (
-        isinstance(event, ContactRecorded) and d.direction == "inbound"
-    )
-    if not inbound:
+    if isinstance(event, FeedbackGiven):
+        return d.kind in MATTER_KINDS
+    if isinstance(event, ContactRecorded) and d.direction == "inbound":
+        return d.stage != "pre_purchase" or bool(d.case_id)
+    return False
+
+
+def contact_matter(event: CloudEvent) -> str:
+    """What a customer's contact is about, for repeat contacts ('' when it is not about a
+    matter: outbound contacts, browsing before a purchase, praise and suggestions)."""
+    d = event.data
+    if not _about_a_matter(event):
         return ""
-    return f"case:{d.case_id}" if d.case_id else f"touchpoint:{d.touchpoint}"
+    if d.case_id:
+        return f"case:{d.case_id}"
+    reason = " ".join((getattr(d, "reason", None) or "").split()).lower()
+    return f"touchpoint:{d.touchpoint}" + (f":{reason}" if reason else "")

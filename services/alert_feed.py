@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Any
@@ -15,6 +16,7 @@ from touchstream.events.kafka_binding import decode_record
 from touchstream.services.client import TouchstreamClient
 from touchstream.services.settings import Settings
 
+log = logging.getLogger(__name__)
 _PRIORITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "dim"}
 
 
@@ -69,13 +71,29 @@ def follow_alerts(settings: Settings, seen: set[str], console: Console) -> None:
         consumer.close(autocommit=False)
 
 
-def _print_record(record: Any, seen: set[str], console: Console) -> None:
+def alert_of(record: Any, reader: str) -> AlertRaised | None:
+    """The alert a record of the alerts topic carries, or None (logged) for one that is not a
+    valid alert: the processors dead-letter those, and no reader of the topic may stop on one."""
     try:
         event = decode_record(record.value, record.headers, record.key)
     except EventInvalid as exc:
-        console.print(f"unreadable record at offset {record.offset}: {exc}", style="red")
+        log.warning("%s skips record %s/%s: %s", reader, record.partition, record.offset, exc)
+        return None
+    except Exception:  # a decoding bug must not stop the reader
+        log.exception("%s: decoding record %s/%s failed", reader, record.partition, record.offset)
+        return None
+    if not isinstance(event, AlertRaised):
+        log.warning("%s skips record %s/%s: not an alert", reader, record.partition, record.offset)
+        return None
+    return event
+
+
+def _print_record(record: Any, seen: set[str], console: Console) -> None:
+    event = alert_of(record, "alerts --follow")
+    if event is None:
+        console.print(f"unreadable record at offset {record.offset} (not an alert)", style="red")
         return
-    if not isinstance(event, AlertRaised) or event.data.alert_id in seen:
+    if event.data.alert_id in seen:
         return
     seen.add(event.data.alert_id)
     console.print(

@@ -42,12 +42,13 @@ def up() -> None:
     from touchstream.projections.warehouse import WarehouseError
     from touchstream.services import runtime
     from touchstream.services.broker import BrokerError
+    from touchstream.services.webhooks import WebhookConfigError
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
     try:
         runtime.run(settings)
-    except (BrokerError, instance.RuntimeBusy, WarehouseError) as exc:
+    except (BrokerError, instance.RuntimeBusy, WarehouseError, WebhookConfigError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         pass
@@ -228,6 +229,61 @@ def drivers(
             err.print(result)
         else:
             console.print(render(result))
+
+
+@app.command()
+def value(
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Refit the model now (else show the last).")
+    ] = False,
+) -> None:
+    """The customer value model: BG/NBD, Gamma-Gamma, CLV tiers (refit with --fit)."""
+    import orjson
+
+    from touchstream.projections import queries
+    from touchstream.projections.warehouse import WarehouseError
+    from touchstream.services.value_refit import render_value
+
+    settings = Settings()
+    try:
+        if fit:
+            _fit_value_model(settings)
+        model = _read(settings, queries.LATEST_VALUE_MODEL, "JSONEachRow")
+        tiers = _read(settings, queries.VALUE_TIER_SUMMARY, "JSONEachRow")
+    except (ClientError, WarehouseError, instance.RuntimeBusy, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    rows = [orjson.loads(line) for line in model.splitlines() if line]
+    if not rows:
+        raise _fail(
+            "no value model fitted yet: `touchstream value --fit`, or wait for the schedule "
+            "(TOUCHSTREAM_VALUE_REFIT_INTERVAL_S)"
+        )
+    tier_rows = [orjson.loads(line) for line in tiers.splitlines() if line]
+    console.print(render_value(rows[0], tier_rows))
+
+
+def _fit_value_model(settings: Settings) -> None:
+    """Refit through the running `up` (which owns the warehouse), or directly."""
+    import asyncio
+
+    from touchstream.projections.warehouse import open_warehouse
+    from touchstream.services.projector import Projector
+    from touchstream.services.value_refit import ValueBook
+
+    client = _running(settings)
+    if client is not None:
+        status, body = client.post_json("/v1/value-model/fit", {})
+        if status != 200:
+            raise ValueError(body.get("error", f"HTTP {status}"))
+        return
+    with instance.data_dir_lock(settings.data_dir):
+        warehouse = open_warehouse(settings.resolved_warehouse_url)
+        projector = Projector(warehouse)
+        try:
+            asyncio.run(ValueBook(projector).refit())
+        finally:
+            projector.close()
+            warehouse.close()
 
 
 @app.command()

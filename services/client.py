@@ -58,6 +58,12 @@ class TouchstreamClient:
         )
         return status, orjson.loads(body)
 
+    def post_json(self, path: str, body: Any) -> tuple[int, Any]:
+        status, raw = self._request(
+            "POST", path, orjson.dumps(body), {"Content-Type": "application/json"}
+        )
+        return status, orjson.loads(raw) if raw else None
+
     def get_json(self, path: str) -> tuple[int, Any]:
         status, body = self._request("GET", path)
         return status, orjson.loads(body) if body else None

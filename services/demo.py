@@ -154,6 +154,17 @@ def _wait_projected(client: TouchstreamClient, ids: list[str], dead: int, timeou
             time.sleep(0.3)
 
 
+def _wait_alerts_settled(client: TouchstreamClient, timeout: float = 20.0) -> None:
+    """Alerts are raised after their batch is projected and projected from their own topic:
+    wait until their count stops moving, so the summary shows them all."""
+    sql = "SELECT count() AS n FROM cx.alert_revisions"
+    deadline, last, steady = time.monotonic() + timeout, -1, 0
+    while time.monotonic() < deadline and steady < 3:
+        count = int(client.query(sql)[0]["n"])
+        steady, last = (steady + 1, last) if count == last else (0, count)
+        time.sleep(0.5)
+
+
 def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
     counts = client.query(queries.PIPELINE_COUNTS)[0]
     table = Table(title="Pipeline", show_header=False)
@@ -195,8 +206,15 @@ def _summary(client: TouchstreamClient, degrading: frozenset[str]) -> None:
     _satisfaction(client)
     _worst_journeys(client)
 
+    kinds = client.query(
+        "SELECT kind, priority, count() AS n FROM cx.alerts FINAL GROUP BY kind, priority "
+        "ORDER BY kind, priority"
+    )
     _, body = client.get_json("/v1/alerts?limit=8")
     console.rule(f"Alerts raised ({counts['alerts']} in all; most recent)")
+    console.print(
+        "  " + ", ".join(f"{k['kind']} {k['priority']}: {k['n']}" for k in kinds), markup=False
+    )
     for alert in body["alerts"]:
         console.print(render(alert))
 
@@ -240,4 +258,5 @@ def run_demo(settings: Settings, customers: int, seed: int, keep_running: bool) 
         _write_malformed(settings)
         console.print(f"wrote {len(MALFORMED_RECORDS)} malformed records straight onto Kafka")
         _wait_projected(client, [e["id"] for e in data.events], len(MALFORMED_RECORDS), 180)
+        _wait_alerts_settled(client)
         _summary(client, data.degrading)

@@ -1,4 +1,5 @@
-"""The one HTTP server of a Touchstream process: ingest, reads, SQL, health and metrics."""
+"""The one HTTP server of a Touchstream process: ingest, reads, the live alert feed, SQL, health
+and metrics."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import mode
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from touchstream.services.alert_stream import AlertStream
 from touchstream.services.gateway import Gateway
 from touchstream.services.projector import Projector
 from touchstream.services.query_endpoint import QueryEndpoint
 from touchstream.services.read_api import ReadApi
 from touchstream.services.settings import Settings
+from touchstream.services.value_refit import ValueBook, value_routes
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +25,14 @@ HealthCheck = Callable[[], dict[str, bool]]
 
 
 def build_http_app(
-    settings: Settings, gateway: Gateway, projector: Projector, health: HealthCheck
+    settings: Settings,
+    gateway: Gateway,
+    projector: Projector,
+    health: HealthCheck,
+    value: ValueBook | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
+    alert_stream = AlertStream(settings)  # reads Kafka only once a client subscribes
 
     async def healthz(request: web.Request) -> web.Response:
         checks = health()
@@ -41,10 +49,18 @@ def build_http_app(
             web.post("/v1/events", gateway.post_events),
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
+            *alert_stream.routes(),
             *ReadApi(projector).routes(),
             *QueryEndpoint(projector).routes(),
+            *value_routes(value or ValueBook(projector)),
         ]
     )
+
+    async def end_alert_streams(app: web.Application) -> None:
+        # on_shutdown runs before the runner waits for open requests: end the streams first
+        await alert_stream.close()
+
+    app.on_shutdown.append(end_alert_streams)
     return app
 
 

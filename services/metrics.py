@@ -25,7 +25,16 @@ PROCESSED_EVENTS = Counter(
     ["topic", "outcome", "type", "source"],
 )
 ALERTS_RAISED = Counter(
-    "touchstream_alerts_raised_total", "Alerts published on the alerts topic.", ["kind", "priority"]
+    "touchstream_alerts_raised_total",
+    "Alert revisions projected from the alerts topic (each revision once), by kind and priority.",
+    ["kind", "priority"],
+)
+ALERT_DETECTION_SECONDS = Histogram(
+    "touchstream_alert_detection_seconds",
+    "Detection latency: from the broker append of the newest event behind an alert revision (the "
+    "customer's, or the batch's for touchpoint incidents) to the revision's publication.",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 BATCH_SIZE = Histogram(
     "touchstream_batch_size_events",
@@ -56,6 +65,19 @@ CONSUMER_LAG = Gauge(
     "touchstream_consumer_lag_records",
     "Records on the broker that the processors have not committed yet, per partition.",
     ["topic", "partition"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "touchstream_webhook_deliveries_total",
+    "Webhook attempts by receiver host and outcome: delivered and failed (permanently) once per "
+    "alert and URL, retried once per attempt that will be repeated.",
+    ["target", "outcome"],
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "touchstream_webhook_delivery_seconds",
+    "Time from an alert's append on the alerts topic to a webhook receiver accepting it "
+    "(retries included).",
+    ["target"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
 )
 
 

@@ -5,7 +5,9 @@ once per batch:
 
 - `cx.touchpoints.v1`: decode and re-validate every record; refused records go to
   `cx.deadletter.v1` (original bytes and headers, reason, source position); new valid events
-  go to the read models in one insert; the alert rule runs and alerts go to `cx.alerts.v1`.
+  go to the read models in one insert; the customers of the batch are scored for churn risk,
+  the hours of event time the batch completes are judged for touchpoint incidents, and the
+  alert revisions they raise go to `cx.alerts.v1`.
 - `cx.alerts.v1`: alerts projected into `cx.alerts`.
 - `cx.deadletter.v1`: dead letters projected into `cx.dead_letters`.
 
@@ -30,27 +32,35 @@ from touchstream.events.catalog import INBOUND_EVENTS, EventInvalid
 from touchstream.events.dead_letter import DeadLetter
 from touchstream.events.envelope import CloudEvent
 from touchstream.events.kafka_binding import decode_record, encode_binary
-from touchstream.projections.alert_rules import detractor_alerts
 from touchstream.projections.alerts import alert_row
+from touchstream.projections.churn_risk import RiskModel
 from touchstream.projections.dead_letters import (
     dead_letter_key,
     dead_letter_row,
     refused_event_attr,
 )
 from touchstream.projections.timeline import RecordOrigin, ingest_row
+from touchstream.projections.value_model import NotEnoughPurchases
+from touchstream.projections.warehouse import WarehouseError
 from touchstream.services import metrics
+from touchstream.services.churn_watch import ChurnWatch
 from touchstream.services.kafka_transport import StreamApp
 from touchstream.services.projector import Projector
 from touchstream.services.segments import SegmentBook
 from touchstream.services.settings import Settings
+from touchstream.services.sla_watch import SlaWatch
+from touchstream.services.touchpoint_watch import TouchpointWatch
+from touchstream.services.value_refit import ValueBook
 
 log = logging.getLogger(__name__)
 
+SLA_CHECK_INTERVAL_S = 10.0
 INBOUND_TYPES = frozenset(cls.model_fields["type"].default for cls in INBOUND_EVENTS)
 ALERT_TYPES = frozenset({AlertRaised.model_fields["type"].default})
 
 _EXISTING_EVENTS = "SELECT id FROM cx.events WHERE id IN {ids:Array(String)}"
-_EXISTING_ALERTS = "SELECT event_id FROM cx.alerts WHERE event_id IN {ids:Array(String)}"
+# every revision ever projected: cx.alerts keeps only the latest of each alert
+_EXISTING_ALERTS = "SELECT event_id FROM cx.alert_revisions WHERE event_id IN {ids:Array(String)}"
 _EXISTING_LETTERS = (
     "SELECT concat(source_topic, '/', toString(source_partition), '/', toString(source_offset), "
     "'/', value_sha256) AS k FROM cx.dead_letters WHERE k IN {ids:Array(String)}"
@@ -125,11 +135,22 @@ def _by(column: str) -> Callable[[dict], str]:
 class Pipeline:
     """What the agents do with a micro-batch; free of faust so it can be tested directly."""
 
-    def __init__(self, settings: Settings, projector: Projector, send: Send) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        projector: Projector,
+        send: Send,
+        value: ValueBook | None = None,
+    ) -> None:
         self.settings = settings
         self.projector = projector
         self.send = send
         self.segments = SegmentBook(projector)
+        self.value = value or ValueBook(projector)
+        risk = RiskModel(raise_at=settings.churn_alert_at, clear_below=settings.churn_clear_below)
+        self.churn = ChurnWatch(projector, self.value, risk)
+        self.health = TouchpointWatch(projector)
+        self.sla = SlaWatch(projector)
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         topic = self.settings.deadletter_topic
@@ -156,12 +177,23 @@ class Pipeline:
         # Alerts come from every valid event, not only the fresh ones: if a crash fell between
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
-        alerts = detractor_alerts((e for e, _ in valid), self.settings.detractor_threshold)
+        events = [event for event, _ in valid]
+        alerts = await self.churn.alerts(events) + await self.health.alerts(events)
+        await self.raise_alerts(alerts)
+        self.churn.commit()  # the detectors move on only once their alerts are published
+        self.health.commit()
+        _observe_detection(alerts, valid)
+        self._observe(topic, valid, {row["id"] for row in fresh}, letters)
+
+    async def raise_alerts(self, alerts: Sequence[AlertRaised]) -> None:
         records = [encode_binary(alert) for alert in alerts]
         await asyncio.gather(
             *(self.send(self.settings.alerts_topic, r.key, r.value, r.headers) for r in records)
         )
-        self._observe(topic, valid, {row["id"] for row in fresh}, letters)
+
+    async def escalate(self) -> None:
+        """Raise the SLA-breach alerts of alerts nobody acknowledged in time."""
+        await self.raise_alerts(await self.sla.alerts())
 
     def _observe(
         self,
@@ -229,6 +261,26 @@ class Pipeline:
         )
 
 
+def _observe_detection(
+    alerts: Sequence[AlertRaised], valid: list[tuple[CloudEvent, Record]]
+) -> None:
+    """Detection latency of the alert revisions a batch raised: from the broker append of the
+    newest record of the alert's customer in the batch (or of the batch) to now."""
+    if not alerts:
+        return
+    appended: dict[str, float] = {}
+    for event, record in valid:
+        customer = vars(event.data).get("customer_id") or ""
+        if record.timestamp:
+            appended[customer] = max(appended.get(customer, 0.0), record.timestamp)
+    newest = max(appended.values(), default=None)
+    now = time.time()
+    for alert in alerts:
+        moment = appended.get(alert.data.customer_id or "", newest)
+        if moment:
+            metrics.ALERT_DETECTION_SECONDS.labels(alert.data.kind).observe(max(0.0, now - moment))
+
+
 async def until_done(
     handler: Callable[[Sequence[Record]], Awaitable[None]],
     records: Sequence[Record],
@@ -267,7 +319,9 @@ def _record(event: faust.EventT) -> Record:
     )
 
 
-def build_app(settings: Settings, projector: Projector) -> faust.App:
+def build_app(
+    settings: Settings, projector: Projector, value: ValueBook | None = None
+) -> faust.App:
     """The faust app with its three agents, configured from `settings`."""
     timeouts = settings.group_timeouts
     app = StreamApp(
@@ -303,7 +357,7 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
         delivery = await topics[name].send(key=key, value=value, headers=headers)
         await delivery  # resolves once the broker acknowledged (acks=all)
 
-    pipeline = Pipeline(settings, projector, send)
+    pipeline = Pipeline(settings, projector, send, value)
 
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:
@@ -324,6 +378,24 @@ def build_app(settings: Settings, projector: Projector) -> faust.App:
             if high is not None:
                 lag = max(0, high - committed)
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+
+    @app.timer(SLA_CHECK_INTERVAL_S)
+    async def escalate_sla_breaches() -> None:
+        try:
+            await pipeline.escalate()
+        except Exception:  # the next tick tries again
+            log.exception("checking SLA breaches failed")
+
+    if settings.value_refit_interval_s > 0:
+
+        @app.timer(settings.value_refit_interval_s)
+        async def refit_value_model() -> None:
+            try:
+                await pipeline.value.refit()
+            except NotEnoughPurchases as exc:
+                log.info("value model not refitted: %s", exc)
+            except WarehouseError as exc:
+                log.warning("value model not refitted, the warehouse failed: %s", exc)
 
     agent(settings.touchpoints_topic, pipeline.touchpoints)
     agent(settings.alerts_topic, pipeline.alerts)

@@ -2,8 +2,9 @@
 
 In order: take the data-directory lock, check the HTTP port, start the embedded broker (if
 configured), create the topics, open the warehouse and apply migrations, then run the faust
-worker with the HTTP server as one of its services. Ctrl-C (SIGINT) or SIGTERM stops it all;
-`runtime.json` in the data directory tells other commands (`sql`, `demo`) where it listens.
+worker with the HTTP server (and the webhook delivery, when webhook URLs are set) as its
+services. Ctrl-C (SIGINT) or SIGTERM stops it all; `runtime.json` in the data directory tells
+other commands (`sql`, `demo`) where it listens.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from touchstream.services.instance import data_dir_lock
 from touchstream.services.processor import build_app
 from touchstream.services.projector import Projector
 from touchstream.services.settings import Settings
+from touchstream.services.value_refit import ValueBook
+from touchstream.services.webhooks import WebhookConfig, WebhookService
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
     """Run the embedded (or production-configured) pipeline until stopped."""
+    webhooks = WebhookConfig.from_settings(settings)  # a bad webhook setting fails first
     with data_dir_lock(settings.data_dir):
         ensure_port_free(settings.http_host, settings.http_port, "HTTP", "TOUCHSTREAM_HTTP_PORT")
         broker = None
@@ -43,13 +47,13 @@ def run(settings: Settings) -> None:
             broker = EmbeddedBroker(settings.kafka_bootstrap, settings.data_dir / "broker.log")
             broker.start()
         try:
-            _serve(settings)
+            _serve(settings, webhooks)
         finally:
             if broker is not None:
                 broker.stop()
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
     topics = {
         settings.touchpoints_topic: settings.topic_partitions,
         settings.alerts_topic: settings.topic_partitions,
@@ -69,14 +73,15 @@ def _serve(settings: Settings) -> None:
         if applied:
             log.info("applied migrations %s", [m.name for m in applied])
         warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
-        app = build_app(settings, projector)
+        value = ValueBook(projector)  # one value model for the processors and the HTTP server
+        app = build_app(settings, projector, value)
 
         def health() -> dict[str, bool]:
             consumer = app.consumer if app.started else None
             return {"processors_assigned": bool(consumer and consumer.assignment())}
 
         http = HttpService(
-            build_http_app(settings, gateway, projector, health),
+            build_http_app(settings, gateway, projector, health, value),
             settings.http_host,
             settings.http_port,
         )
@@ -97,7 +102,8 @@ def _serve(settings: Settings) -> None:
             f"warehouse {settings.resolved_warehouse_url}  (Ctrl-C to stop)",
             flush=True,
         )
-        worker = faust.Worker(app, http, loglevel=settings.log_level, quiet=True)
+        services = [http] if webhooks is None else [http, WebhookService(settings, webhooks)]
+        worker = faust.Worker(app, *services, loglevel=settings.log_level, quiet=True)
         with contextlib.suppress(SystemExit):
             worker.execute_from_commandline()
     finally:

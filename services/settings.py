@@ -53,9 +53,34 @@ class Settings(BaseSettings):
     batch_max_wait_s: float = Field(0.2, gt=0, description="Processor micro-batch wait.")
     write_retry_max_s: float = Field(30.0, gt=0, description="Cap of the warehouse-retry back-off.")
 
-    detractor_threshold: int = Field(6, ge=0, le=10, description="NPS at or below: alert.")
+    churn_alert_at: float = Field(
+        0.8, gt=0, le=1, description="Churn risk at which a customer alert opens."
+    )
+    churn_clear_below: float = Field(
+        0.6, ge=0, lt=1, description="Churn risk below which an open alert is resolved."
+    )
+    value_refit_interval_s: float = Field(
+        3600.0, ge=0, description="How often the value model is refitted; 0: never."
+    )
 
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
+
+    webhook_urls: str = Field(
+        "", description="Comma-separated http(s) URLs that receive every alert; empty: off."
+    )
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key of X-Touchstream-Signature."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="One webhook request's time limit.")
+    webhook_max_attempts: int = Field(
+        10, ge=1, le=100, description="Attempts per alert and URL before it counts as failed."
+    )
+    webhook_retry_max_s: float = Field(
+        60.0, gt=0, le=600, description="Cap of the retry back-off and of an honoured Retry-After."
+    )
+    webhook_consumer_group: str = Field(
+        "touchstream-webhooks", description="Consumer group of the webhook delivery."
+    )
 
     @property
     def resolved_warehouse_url(self) -> str:

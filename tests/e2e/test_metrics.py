@@ -11,6 +11,7 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Runtime, eventually
+from tests.e2e.test_pipeline import unhappy_journey
 
 pytestmark = pytest.mark.e2e
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -57,6 +58,7 @@ def test_metrics_move_with_traffic(runtime: Runtime) -> None:
     }
     bad = dict(good, id=f"m-{uuid.uuid4().hex}", data={"customer_id": customer})
     assert runtime.client.post_events([good, bad])[0] == 207
+    assert runtime.client.post_events(unhappy_journey(f"c-{uuid.uuid4().hex[:8]}"))[0] == 202
     producer = KafkaProducer(bootstrap_servers=runtime.bootstrap, acks="all")
     producer.send("cx.touchpoints.v1", value=b"\xff not json", headers=[("ce_source", b"/x")])
     producer.flush(10)
@@ -97,8 +99,14 @@ def test_metrics_move_with_traffic(runtime: Runtime) -> None:
                 outcome="dead_lettered",
                 topic="cx.touchpoints.v1",
             ),
-            "alerts": value(after, "touchstream_alerts_raised_total", kind="customer.detractor")
-            - value(before, "touchstream_alerts_raised_total", kind="customer.detractor"),
+            "alerts": value(after, "touchstream_alerts_raised_total", kind="customer.churn_risk")
+            - value(before, "touchstream_alerts_raised_total", kind="customer.churn_risk"),
+            "detection": value(
+                after, "touchstream_alert_detection_seconds_count", kind="customer.churn_risk"
+            )
+            - value(
+                before, "touchstream_alert_detection_seconds_count", kind="customer.churn_risk"
+            ),
             "writes": value(after, "touchstream_warehouse_write_seconds_count")
             - value(before, "touchstream_warehouse_write_seconds_count"),
             "batches": value(after, "touchstream_batch_size_events_count")

@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     start_runtime,
     stop_runtime,
 )
+from tests.e2e.test_pipeline import unhappy_journey
 from touchstream.projections.migrations import available
 
 pytestmark = pytest.mark.e2e
@@ -82,11 +83,13 @@ def test_alerts_follow_prints_a_new_alert_with_its_reasons(runtime: Runtime) -> 
         eventually(lambda: any("following" in line for line in lines), timeout=20)
         customer = f"c-follow-{uuid.uuid4().hex[:6]}"
         time.sleep(0.5)  # the follower seeks to the end of the topic once it is assigned
-        assert runtime.client.post_events([survey(customer, 1, f"f-{customer}")])[0] == 202
+        journey = unhappy_journey(customer)
+        assert runtime.client.post_events(journey)[0] == 202
         eventually(lambda: any(customer in line for line in lines), timeout=20)
         text = "".join(lines)
-        assert "P2" in text and "why: NPS 1 is at or below the detractor threshold 6" in text
-        assert f"evidence: f-{customer}" in text
+        assert "P2" in text and "customer.churn_risk" in text
+        assert "why: Churn risk 0." in text and "alerts at 0.80, clears below 0.60" in text
+        assert journey[0]["id"] in text  # the escalated call is part of the evidence
     finally:
         follower.send_signal(signal.SIGINT)
         try:

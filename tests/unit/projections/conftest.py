@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from touchstream.events.alerts import AlertRaised
 from touchstream.events.campaigns import CampaignResponded, CampaignSent
 from touchstream.events.commerce import PurchaseMade
 from touchstream.events.customers import ChurnObserved, CustomerIdentified
@@ -21,10 +22,17 @@ from touchstream.events.feedback import ComplaintResolved, FeedbackGiven, Survey
 from touchstream.events.loop import AlertAcknowledged, AlertAssigned, AlertResolved, RecoveryOffered
 from touchstream.events.privacy import ErasureRequested
 from touchstream.events.touchpoints import ContactRecorded
+from touchstream.projections.churn_risk import RiskModel, churn_alerts, customer_events
 from touchstream.projections.migrations import migrate
+from touchstream.projections.timeline import RecordOrigin, ingest_row
 from touchstream.projections.warehouse import Warehouse, open_warehouse
+from touchstream.services.settings import Settings
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+#: The churn model with the product's default thresholds (services/settings.py).
+PRODUCT_RISK = RiskModel(
+    raise_at=Settings().churn_alert_at, clear_below=Settings().churn_clear_below
+)
 CUSTOMER = "c-1001"
 
 
@@ -162,6 +170,33 @@ FACTORIES = {
     ChurnObserved: churned,
     ErasureRequested: erasure_requested,
 }
+
+
+def unhappy_journey() -> list[Any]:
+    """A customer let down three times in two hours: a churn-risk alert, opened at the
+    detractor answer (risk 0.71 after the complaint, 0.91 after the answer)."""
+    return [
+        contact("ev-escalated", 0, outcome="escalated", wait_seconds=1800),
+        voice("ev-complaint", 60, text="Still no refund, nobody calls back. Terrible service."),
+        survey("ev-detractor", 120, nps=1, csat=1),
+    ]
+
+
+def happy_journey() -> list[Any]:
+    return [
+        contact("ev-quick", 0, outcome="resolved", wait_seconds=20),
+        purchase("ev-bought", 30),
+        survey("ev-promoter", 60, nps=10, csat=5, comment="Lovely service, thank you"),
+    ]
+
+
+def churn_alerts_of(events: list[Any]) -> list[AlertRaised]:
+    """The churn alert revisions the events of `CUSTOMER` raise (as the processors do)."""
+    rows = []
+    for event in events:
+        row = ingest_row(event, RecordOrigin(), T0)
+        rows.append({**row, "event_id": row["id"], "time": row["time"]})
+    return churn_alerts(CUSTOMER, customer_events(rows), model=PRODUCT_RISK)
 
 
 def open_migrated(path: Path) -> Warehouse:

@@ -14,16 +14,17 @@ import pytest
 
 from tests.unit.projections.conftest import (
     CUSTOMER,
+    churn_alerts_of,
     contact,
     identified,
     open_migrated,
     purchase,
     survey,
+    unhappy_journey,
     voice,
 )
 from touchstream.events.dead_letter import DeadLetter
 from touchstream.projections import queries
-from touchstream.projections.alert_rules import detractor_alerts
 from touchstream.projections.alerts import alert_row
 from touchstream.projections.dead_letters import dead_letter_row
 from touchstream.projections.migrations import available, migrate
@@ -181,18 +182,24 @@ def test_archive_holds_every_event_once_with_its_payload(journey):
 
 
 def test_alert_rows_insert_and_read_back(warehouse):
-    (alert,) = detractor_alerts([survey(nps=2, csat=1)], threshold=6)
+    (alert,) = churn_alerts_of(unhappy_journey())
     warehouse.insert("cx.alerts", [alert_row(alert, RECEIVED)])
     (row,) = warehouse.query(
-        "SELECT alert_id, event_id, priority, customer_id, reason_codes, evidence, "
-        "toString(raised_at) AS raised_at, reasons FROM cx.alerts"
+        "SELECT alert_id, event_id, revision, priority, customer_id, reason_codes, evidence, "
+        "toString(raised_at) AS raised_at, reasons, status, score, previous_score, sla_hours "
+        "FROM cx.alerts FINAL"
     )
     assert row["alert_id"] == alert.data.alert_id and row["event_id"] == alert.id
-    assert row["priority"] == "P2" and row["customer_id"] == CUSTOMER
-    assert row["reason_codes"] == ["nps_detractor", "csat_low"]
-    assert row["evidence"] == ["ev-survey"]
-    assert row["raised_at"] == "2026-03-01 09:30:00.000"
-    assert [r["observed"] for r in orjson.loads(row["reasons"])] == [2, 1]
+    assert row["revision"] == 1 and row["status"] == "open"
+    assert row["priority"] == alert.data.priority and row["customer_id"] == CUSTOMER
+    assert row["reason_codes"][:2] == ["churn_risk", "nps_detractor"]
+    assert set(row["evidence"]) == {"ev-escalated", "ev-complaint", "ev-detractor"}
+    assert row["raised_at"] == "2026-03-01 11:00:00.000"
+    assert row["score"] == pytest.approx(alert.data.score)
+    assert row["previous_score"] == pytest.approx(alert.data.previous_score)
+    assert row["sla_hours"] == alert.data.sla_hours
+    reasons = orjson.loads(row["reasons"])
+    assert reasons[0]["observed"] == pytest.approx(alert.data.score)
 
 
 def test_dead_letter_rows_insert_and_keep_the_exact_bytes(warehouse):

@@ -6,18 +6,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.unit.projections.conftest import contact, identified, purchase, survey
+from tests.unit.projections.conftest import (
+    T0,
+    alert_acknowledged,
+    churn_alerts_of,
+    contact,
+    happy_journey,
+    identified,
+    purchase,
+    survey,
+    unhappy_journey,
+    voice,
+)
+from touchstream.events.alerts import AlertRaised
 from touchstream.events.dead_letter import DeadLetter
-from touchstream.events.kafka_binding import encode_binary, encode_structured
-from touchstream.projections.alert_rules import detractor_alerts
+from touchstream.events.kafka_binding import decode_record, encode_binary, encode_structured
 from touchstream.projections.migrations import migrate
 from touchstream.projections.warehouse import Warehouse, open_warehouse
-from touchstream.services.processor import INBOUND_TYPES, Pipeline, Record, decode_all
+from touchstream.services.processor import INBOUND_TYPES, Pipeline, Record, decode_all, until_done
 from touchstream.services.projector import Projector
 from touchstream.services.settings import Settings
 
@@ -59,7 +71,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         touchpoints_topic=TOUCHPOINTS,
         alerts_topic=ALERTS,
         deadletter_topic=DEADLETTER,
-        detractor_threshold=6,
     )
     sent: list[Sent] = []
 
@@ -136,7 +147,7 @@ def test_invalid_events_are_dead_lettered_naming_the_field():
 
 def test_an_alert_on_the_touchpoints_topic_is_dead_lettered():
     """Outbound types are refused on the input topic, so nobody can forge an alert there."""
-    (alert,) = detractor_alerts([survey(nps=1)], threshold=6)
+    alert = churn_alerts_of(unhappy_journey())[0]
     valid, (letter,) = decode_all([record(alert, 9)], INBOUND_TYPES)
     assert valid == []
     assert "cx.alert.raised.v1" in letter.reason and TOUCHPOINTS in letter.reason
@@ -146,7 +157,7 @@ def test_an_alert_on_the_touchpoints_topic_is_dead_lettered():
 
 
 def test_refused_records_are_published_as_dead_letters_and_projected_once(harness):
-    (alert,) = detractor_alerts([survey(nps=1)], threshold=6)
+    alert = churn_alerts_of(unhappy_journey())[0]
     batch = [record(value=b"\xff\xfe", offset=3), record(alert, 4), record(contact(), 5)]
     run(harness.pipeline.touchpoints(batch))
 
@@ -188,25 +199,37 @@ def test_each_event_is_projected_exactly_once_despite_duplicates_and_replays(har
     assert harness.to(DEADLETTER) == []
 
 
-def test_a_detractor_raises_one_alert_per_processing_and_it_is_kept_once(harness):
-    batch = [record(contact("ev-1"), 0), record(survey("ev-angry", nps=2), 1)]
-    run(harness.pipeline.touchpoints(batch))
-    assert len(harness.to(ALERTS)) == 1
-    run(harness.pipeline.touchpoints(batch))  # replayed: the same alert is raised again
-    first, again = harness.to(ALERTS)
-    assert (first.key, first.value, first.headers) == (again.key, again.value, again.headers)
+def test_an_unhappy_journey_raises_one_churn_alert_whatever_the_batches(harness):
+    journey = [record(event, offset) for offset, event in enumerate(unhappy_journey())]
+    run(harness.pipeline.touchpoints(journey[:2]))
+    run(harness.pipeline.touchpoints(journey[2:]))
+    expected = churn_alerts_of(unhappy_journey())
+    assert [s.value for s in harness.to(ALERTS)] == [encode_binary(a).value for a in expected]
 
-    run(harness.pipeline.alerts([republished(first, 0)]))
-    run(harness.pipeline.alerts([republished(again, 1)]))
-    rows = harness.warehouse.query("SELECT alert_id, evidence, priority FROM cx.alerts")
-    (expected,) = detractor_alerts([survey("ev-angry", nps=2)], threshold=6)
+    run(harness.pipeline.touchpoints(journey))  # the whole journey replayed in one batch
+    sent = harness.to(ALERTS)
+    assert {dict(s.headers)["ce_id"] for s in sent} == {a.id.encode() for a in expected}
+
+    run(harness.pipeline.alerts([republished(s, offset) for offset, s in enumerate(sent)]))
+    rows = harness.warehouse.query(
+        "SELECT alert_id, revision, status, priority, evidence FROM cx.alerts FINAL"
+    )
     assert rows == [
-        {"alert_id": expected.data.alert_id, "evidence": ["ev-angry"], "priority": "P2"}
+        {
+            "alert_id": expected[0].data.alert_id,
+            "revision": 1,
+            "status": "open",
+            "priority": expected[-1].data.priority,
+            "evidence": expected[-1].data.evidence,
+        }
     ]
+    revisions = harness.count("SELECT count() AS n FROM cx.alert_revisions")
+    assert revisions == len(expected) == 1
 
 
 def test_satisfied_customers_raise_no_alert(harness):
-    run(harness.pipeline.touchpoints([record(survey(nps=7), 0), record(contact(), 1)]))
+    happy = [record(event, offset) for offset, event in enumerate(happy_journey())]
+    run(harness.pipeline.touchpoints(happy))
     assert harness.to(ALERTS) == []
 
 
@@ -303,3 +326,152 @@ def test_every_row_carries_the_segment_its_customer_had_when_it_was_projected(ha
         {"segment": "unknown", "n": 1},
         {"segment": "vip", "n": 1},
     ]
+
+
+# ---- touchpoint incidents -----------------------------------------------------------------------
+
+
+def a_day_at_delivery(spike_hours: range) -> list:
+    """30 app contacts an hour at delivery for 32 hours, one of them a complaint, except in the
+    spike hours, when 12 are; then one event to close the last hour."""
+    events = []
+    for hour in range(32):
+        complaints = 12 if hour in spike_hours else 1
+        for n in range(30):
+            minute = hour * 60 + n
+            customer = f"c-{hour}-{n}"
+            if n < complaints:
+                events.append(
+                    voice(
+                        f"v-{hour}-{n}",
+                        minute,
+                        customer_id=customer,
+                        channel="app",
+                        touchpoint="delivery",
+                        text="Parcel late again, nobody answers",
+                        case_id=None,
+                    )
+                )
+            else:
+                events.append(
+                    contact(
+                        f"k-{hour}-{n}",
+                        minute,
+                        customer_id=customer,
+                        channel="app",
+                        touchpoint="delivery",
+                        outcome="resolved",
+                        wait_seconds=30,
+                        case_id=None,
+                    )
+                )
+    events.append(contact("closing", 33 * 60, channel="web", touchpoint="website"))
+    return events
+
+
+def incident_revisions(harness) -> list[AlertRaised]:
+    alerts = [decode_record(s.value, s.headers, s.key) for s in harness.to(ALERTS)]
+    return [a for a in alerts if a.data.kind == "touchpoint.incident"]
+
+
+def test_a_spike_of_complaints_raises_one_incident_that_resolves_after_it(harness):
+    events = a_day_at_delivery(spike_hours=range(24, 27))
+    for start in range(0, len(events), 300):
+        batch = [record(e, start + i) for i, e in enumerate(events[start : start + 300])]
+        run(harness.pipeline.touchpoints(batch))
+    revisions = incident_revisions(harness)
+    assert len({a.data.alert_id for a in revisions}) == 1
+    first, last = revisions[0].data, revisions[-1].data
+    assert (first.touchpoint, str(first.channel), first.status) == ("delivery", "app", "open")
+    assert first.raised_at == T0 + timedelta(hours=25)  # the end of the first spike hour
+    assert "complaint" in first.title.lower()
+    assert set(first.evidence) <= {e.id for e in events} and first.evidence
+    assert last.status == "resolved" and last.revision == len(revisions)
+
+
+def test_steady_complaints_raise_no_incident(harness):
+    events = a_day_at_delivery(spike_hours=range(0))
+    for start in range(0, len(events), 300):
+        batch = [record(e, start + i) for i, e in enumerate(events[start : start + 300])]
+        run(harness.pipeline.touchpoints(batch))
+    assert incident_revisions(harness) == []
+
+
+def test_a_restarted_processor_rebuilds_the_baseline_and_raises_nothing_new(harness):
+    events = a_day_at_delivery(spike_hours=range(24, 27))
+    batches = [
+        [record(e, start + i) for i, e in enumerate(events[start : start + 300])]
+        for start in range(0, len(events), 300)
+    ]
+    for batch in batches:
+        run(harness.pipeline.touchpoints(batch))
+    before = {a.id for a in incident_revisions(harness)}
+    harness.sent.clear()
+    restarted = Pipeline(
+        harness.pipeline.settings, harness.pipeline.projector, harness.pipeline.send
+    )
+    for batch in batches:  # nothing was committed: everything is read again
+        run(restarted.touchpoints(batch))
+    assert {a.id for a in incident_revisions(harness)} == before
+
+
+# ---- SLA breaches -------------------------------------------------------------------------------
+
+
+def project_alerts(harness) -> None:
+    sent = harness.to(ALERTS)
+    run(harness.pipeline.alerts([republished(s, offset) for offset, s in enumerate(sent)]))
+
+
+def test_an_alert_nobody_acknowledges_in_time_is_escalated_once(harness):
+    journey = [record(event, offset) for offset, event in enumerate(unhappy_journey())]
+    run(harness.pipeline.touchpoints(journey))
+    project_alerts(harness)
+    (churn,) = harness.warehouse.query("SELECT alert_id, sla_hours FROM cx.alerts FINAL")
+    later = contact("ev-next-day", 60 * (2 + churn["sla_hours"]) + 1, customer_id="c-other")
+    run(harness.pipeline.touchpoints([record(later, 10)]))
+    run(harness.pipeline.escalate())
+    project_alerts(harness)
+    run(harness.pipeline.escalate())  # checked again: escalated already
+    alerts = [decode_record(s.value, s.headers, s.key) for s in harness.to(ALERTS)]
+    (breach,) = [a for a in alerts if a.data.kind == "alert.sla_breach"]  # sent once
+    assert breach.data.evidence == [churn["alert_id"]]
+    assert breach.data.priority == "P1"  # one step up from the churn alert's P2
+    # opened at the detractor answer (two hours in), dated when it fell due
+    assert breach.time == T0 + timedelta(hours=2 + churn["sla_hours"])
+
+
+def test_an_acknowledged_alert_is_not_escalated(harness):
+    journey = [record(event, offset) for offset, event in enumerate(unhappy_journey())]
+    run(harness.pipeline.touchpoints(journey))
+    project_alerts(harness)
+    (churn,) = harness.warehouse.query("SELECT alert_id, sla_hours FROM cx.alerts FINAL")
+    ack = alert_acknowledged("ev-ack", 180, alert_id=churn["alert_id"])
+    later = contact("ev-next-day", 60 * (2 + churn["sla_hours"]) + 1, customer_id="c-other")
+    run(harness.pipeline.touchpoints([record(ack, 10), record(later, 11)]))
+    run(harness.pipeline.escalate())
+    alerts = [decode_record(s.value, s.headers, s.key) for s in harness.to(ALERTS)]
+    assert [a for a in alerts if a.data.kind == "alert.sla_breach"] == []
+    (life,) = harness.warehouse.query(
+        "SELECT state, seconds_to_acknowledge, sla_breached FROM cx.alert_lifecycle"
+    )
+    assert life == {"state": "acknowledged", "seconds_to_acknowledge": 3600, "sla_breached": 0}
+
+
+def test_alerts_are_raised_again_when_publishing_them_failed(harness):
+    """The detectors move on only once their alerts are published: a batch retried after the
+    broker refused an alert raises the same alerts again."""
+    failures = {"left": 1}
+    send = harness.pipeline.send
+
+    async def flaky(topic, key, value, headers):
+        if topic == ALERTS and failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("broker away")
+        await send(topic, key, value, headers)
+
+    harness.pipeline.send = flaky
+    journey = [record(event, offset) for offset, event in enumerate(unhappy_journey())]
+    run(until_done(harness.pipeline.touchpoints, journey, retry_max_s=0.01))
+    expected = churn_alerts_of(unhappy_journey())
+    assert [s.value for s in harness.to(ALERTS)] == [encode_binary(a).value for a in expected]
