@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -709,6 +709,46 @@ _SCORE_RANGES = {
 
 def _healthy_mood(rng: random.Random) -> str:
     return rng.choices(("promoter", "passive", "detractor"), weights=(60, 34, 6))[0]
+
+
+def text_share(events: Sequence[Mapping[str, Any]]) -> float:
+    """The share of events that carry the customer's own words (voice events, survey comments)."""
+    texts = sum(1 for e in events if e["type"] == _VOICE or e["data"].get("comment"))
+    return texts / len(events) if events else 0.0
+
+
+def with_text_share(
+    events: Sequence[dict[str, Any]], share: float, seed: int = 0
+) -> list[dict[str, Any]]:
+    """The events with a comment added to surveys that have none, until `share` of all events
+    carry free text (or every survey does): the benchmark's mix. Each comment fits its answer,
+    as the generator's own do: praise from promoters, what went wrong from detractors."""
+    rng = random.Random(seed)
+    result = list(events)
+    missing = round(share * len(result)) - round(text_share(result) * len(result))
+    bare = [
+        i for i, e in enumerate(result) if e["type"] == _SURVEY and not e["data"].get("comment")
+    ]
+    for i in sorted(rng.sample(bare, max(0, min(missing, len(bare))))):
+        data = result[i]["data"]
+        touchpoint = _TOUCHPOINTS.get(data["touchpoint"])
+        topic = rng.choice(touchpoint.topics) if touchpoint else "neutral"
+        kind = _comment_kind(_mood_of(data), topic, rng)
+        language = data.get("language") or "en"
+        result[i] = {**result[i], "data": {**data, "comment": rng.choice(_TEXTS[language][kind])}}
+    return result
+
+
+def _mood_of(answer: Mapping[str, Any]) -> str:
+    if answer.get("nps") is not None:
+        return (
+            "promoter" if answer["nps"] >= 9 else "passive" if answer["nps"] >= 7 else "detractor"
+        )
+    top = answer.get("csat_scale", 5)
+    csat = answer.get("csat")
+    if csat is not None:
+        return "promoter" if csat >= top - 1 else "passive" if csat >= top / 2 else "detractor"
+    return "passive"
 
 
 def _comment_kind(mood: str, topic: str, rng: random.Random) -> str:

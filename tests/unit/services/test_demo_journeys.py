@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from touchstream.events import parse_event
-from touchstream.services.demo_journeys import DemoData, generate_journeys
+from touchstream.services.demo_journeys import (
+    _TEXTS,
+    DemoData,
+    generate_journeys,
+    text_share,
+    with_text_share,
+)
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 STAGES = ("pre_purchase", "purchase", "post_purchase")
@@ -252,3 +258,21 @@ def test_campaigns_get_the_few_percent_response_typical_of_marketing(demo: DemoD
 
     assert all(e["data"]["customer_id"] in consented for e in sent)
     assert 0.01 <= len(responded) / len(sent) <= 0.06
+
+
+def test_the_benchmark_mix_reaches_its_text_share_with_fitting_comments():
+    events = generate_journeys(300, seed=5).events
+    assert text_share(events) < 0.15
+    mixed = with_text_share(events, 0.2, seed=5)
+    assert text_share(mixed) == pytest.approx(0.2, abs=0.001)
+    assert [e["id"] for e in mixed] == [e["id"] for e in events]
+    added = [m for e, m in zip(events, mixed, strict=True) if m is not e]
+    assert added and all(m["type"] == "cx.feedback.survey.v1" for m in added)
+    # comments fit their answers: praise from promoters, what went wrong from detractors
+    for answer in (m["data"] for m in added if m["data"].get("nps") is not None):
+        banks = _TEXTS[answer["language"]]
+        praise = answer["comment"] in banks["praise"]
+        assert praise if answer["nps"] >= 9 else not praise, answer
+        if answer["nps"] <= 6:
+            assert not any(answer["comment"] in banks[k] for k in ("neutral", "suggestion"))
+    assert all(parse_event(e) for e in mixed)
