@@ -3,6 +3,7 @@ and offer a recovery; the lifecycle and the recovery outcome are projected from 
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -73,3 +74,31 @@ def test_acknowledgement_assignment_resolution_and_recovery_are_tracked(runtime:
     assert outcome["offer"] == "voucher"
     assert outcome["satisfaction_after"] > outcome["satisfaction_before"]
     assert outcome["churned_after"] == 0
+
+
+def test_an_alert_left_unacknowledged_past_its_sla_is_escalated_once(runtime: Runtime):
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    assert runtime.client.post_events(unhappy_journey(customer))[0] == 202
+    (churn,) = eventually(lambda: churn_alerts(runtime, customer), timeout=15)
+    # a day and more later in the stream (another customer's contact), nobody has acknowledged
+    later = event(
+        "cx.touchpoint.contact.v1",
+        {
+            "customer_id": f"c-{uuid.uuid4().hex[:8]}",
+            "channel": "web",
+            "touchpoint": "website",
+            "stage": "pre_purchase",
+        },
+        time="2026-03-03T12:00:00Z",
+    )
+    assert runtime.client.post_events([later])[0] == 202
+    sql = (
+        "SELECT alert_id, priority, evidence, toString(raised_at) AS raised_at"
+        " FROM cx.alert_revisions WHERE kind = 'alert.sla_breach' AND has(evidence, {a:String})"
+    )
+    (breach,) = eventually(lambda: runtime.client.query(sql, a=churn["alert_id"]), timeout=30)
+    assert breach["priority"] == "P1"  # one step above the churn alert's P2
+    assert breach["raised_at"] == "2026-03-02 11:00:00.000"  # opened 11:00, due 24 h later
+    # the next checks find it escalated already
+    time.sleep(12)
+    assert len(runtime.client.query(sql, a=churn["alert_id"])) == 1

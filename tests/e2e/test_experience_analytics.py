@@ -87,6 +87,17 @@ def test_a_customers_surveys_journey_and_campaign_reach_every_analytics_view(run
             },
             time=at(3, 30),
         ),
+        event(  # the same customer rates another channel much lower: inconsistent channels
+            "cx.feedback.survey.v1",
+            {
+                "customer_id": customer,
+                "survey_id": "e",
+                "touchpoint": "email_support",
+                "channel": "email",
+                "nps": 2,
+            },
+            time=at(3, 40),
+        ),
         event(
             "cx.feedback.voice.v1",
             {
@@ -186,7 +197,20 @@ def test_a_customers_surveys_journey_and_campaign_reach_every_analytics_view(run
         "TabSeparated",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode().strip() == "11"
+    assert result.stdout.decode().strip() == "12"
+
+    (consistency,) = q(
+        "SELECT channels, best_channel, worst_channel, spread FROM cx.channel_consistency"
+        " WHERE customer_id = {c:String}",
+        c=customer,
+    )
+    # app: mean of NPS 10,10,9,9,9,8,7,6,3,0 / 10 = 0.71; email: 0.2 -> spread 0.255
+    assert numbers(consistency) == {
+        "channels": 2,
+        "best_channel": "app",
+        "worst_channel": "email",
+        "spread": 0.255,
+    }
 
 
 def test_touchstream_drivers_ranks_the_true_drivers_first(runtime: Runtime):
