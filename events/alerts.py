@@ -32,7 +32,7 @@ class Reason(Payload):
 
 class AlertRaisedData(Payload):
     alert_id: Reference = Field(description="Deterministic: the same evidence gives the same id.")
-    kind: Slug = Field(examples=["customer.detractor"])
+    kind: Slug = Field(examples=["customer.churn_risk", "touchpoint.incident", "alert.sla_breach"])
     rule: Slug
     priority: Priority
     title: ShortText
