@@ -437,6 +437,12 @@ class TouchpointMonitor:
         state = self._states.get((touchpoint, channel))
         return state.incident if state else None
 
+    def copy(self) -> TouchpointMonitor:
+        """An independent copy (the per-key states are immutable, so sharing them is safe)."""
+        twin = TouchpointMonitor(self.model)
+        twin._states = dict(self._states)
+        return twin
+
     def to_dict(self) -> dict[str, Any]:
         """The whole state as JSON-ready plain data (for a checkpoint)."""
         keys = tuple(self._states[k] for k in sorted(self._states))

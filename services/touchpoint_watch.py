@@ -62,11 +62,10 @@ class TouchpointWatch:
         self._saved = None
 
     def _snapshot(self) -> tuple:
-        return (self.monitor.to_dict(), self.watermark, self.next_hour, self.publish_from)
+        return (self.monitor.copy(), self.watermark, self.next_hour, self.publish_from)
 
     def _restore(self, saved: tuple) -> None:
-        state, self.watermark, self.next_hour, self.publish_from = saved
-        self.monitor = TouchpointMonitor.from_dict(state, self.model)
+        self.monitor, self.watermark, self.next_hour, self.publish_from = saved
 
     async def alerts(self, events: Sequence[CloudEvent]) -> list[AlertRaised]:
         """The incident revisions of the hours this batch completes; `commit` once they are

@@ -469,3 +469,19 @@ def test_a_window_without_a_timezone_is_refused():
 def test_an_inconsistent_model_is_refused(settings):
     with pytest.raises(ValueError):
         HealthModel(**settings)
+
+
+def test_a_copy_goes_its_own_way():
+    monitor = TouchpointMonitor()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    quiet = [
+        WindowCounts("delivery", "app", start + timedelta(hours=h), contacts=40, complaints=1)
+        for h in range(25)
+    ]
+    for window in quiet:
+        monitor.observe(window)
+    twin = monitor.copy()
+    spike = WindowCounts("delivery", "app", start + timedelta(hours=25), contacts=40, complaints=20)
+    assert [c.kind for c in twin.observe(spike)] == ["opened"]
+    assert monitor.open_incident("delivery", "app") is None  # the original saw nothing
+    assert [c.kind for c in monitor.observe(spike)] == ["opened"]
