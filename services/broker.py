@@ -134,8 +134,11 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 15.0) -> None:
-    """Create the topics that do not exist yet, with the given partition counts."""
+def ensure_topics(
+    bootstrap: str, topics: dict[str, int], replication: int = 1, timeout: float = 15.0
+) -> None:
+    """Create the topics that do not exist yet, with the given partition counts and replication
+    factor (topics that exist are left as they are)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -147,10 +150,19 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 15.0)
             time.sleep(0.2)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, n, 1) for name, n in topics.items() if name not in existing]
+        missing = [
+            NewTopic(name, n, replication) for name, n in topics.items() if name not in existing
+        ]
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
+            try:
                 admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another replica created them meanwhile
+            except KafkaError as exc:  # e.g. a replication factor above the broker count
+                raise BrokerError(
+                    f"cannot create topics {[t.name for t in missing]} with replication "
+                    f"factor {replication} (TOUCHSTREAM_TOPIC_REPLICATION): {exc}"
+                ) from None
             log.info("created topics %s", [t.name for t in missing])
     finally:
         admin.close()

@@ -59,7 +59,7 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
         settings.alerts_topic: settings.topic_partitions,
         settings.deadletter_topic: settings.topic_partitions,
     }
-    ensure_topics(settings.kafka_bootstrap, topics)
+    ensure_topics(settings.kafka_bootstrap, topics, settings.topic_replication)
     warehouse = open_warehouse(
         settings.resolved_warehouse_url,
         settings.warehouse_user,

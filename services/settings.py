@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     embedded_broker: bool = Field(True, description="Start Tansu as a child process of `up`.")
     topic_partitions: int = Field(4, ge=1, le=1024)
+    topic_replication: int = Field(
+        1, ge=1, le=16, description="Replication factor of the topics `up` creates."
+    )
     touchpoints_topic: str = "cx.touchpoints.v1"
     alerts_topic: str = "cx.alerts.v1"
     deadletter_topic: str = "cx.deadletter.v1"

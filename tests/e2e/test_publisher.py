@@ -141,3 +141,18 @@ def test_events_sent_after_the_broker_died_are_reported_not_hung(tmp_path):
     finally:
         publisher.close(timeout=1)
         unrouted.close(timeout=1)
+
+
+def test_topics_are_created_with_the_configured_replication(broker_bootstrap: str) -> None:
+    from kafka import KafkaAdminClient
+
+    name = f"test.replicated.{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker_bootstrap, {name: 2}, replication=3)
+    ensure_topics(broker_bootstrap, {name: 2}, replication=3)  # existing topics are left alone
+    admin = KafkaAdminClient(bootstrap_servers=broker_bootstrap)
+    try:
+        (described,) = admin.describe_topics([name])
+    finally:
+        admin.close()
+    assert len(described["partitions"]) == 2
+    assert all(len(p["replica_nodes"]) == 3 for p in described["partitions"])
