@@ -48,7 +48,13 @@ def up() -> None:
     logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
     try:
         runtime.run(settings)
-    except (BrokerError, instance.RuntimeBusy, WarehouseError, WebhookConfigError) as exc:
+    except (
+        BrokerError,
+        instance.RuntimeBusy,
+        WarehouseError,
+        WebhookConfigError,
+        runtime.RoleError,
+    ) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         pass

@@ -26,11 +26,13 @@ HealthCheck = Callable[[], dict[str, bool]]
 
 def build_http_app(
     settings: Settings,
-    gateway: Gateway,
+    gateway: Gateway | None,
     projector: Projector,
     health: HealthCheck,
     value: ValueBook | None = None,
 ) -> web.Application:
+    """The HTTP surfaces of one process. Without a gateway (the `processors` role) it serves
+    only what probes, Prometheus and `touchstream value --fit` need."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     alert_stream = AlertStream(settings)  # reads Kafka only once a client subscribes
 
@@ -46,15 +48,20 @@ def build_http_app(
 
     app.add_routes(
         [
-            web.post("/v1/events", gateway.post_events),
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
-            *alert_stream.routes(),
-            *ReadApi(projector).routes(),
-            *QueryEndpoint(projector).routes(),
             *value_routes(value or ValueBook(projector)),
         ]
     )
+    if gateway is not None:
+        app.add_routes(
+            [
+                web.post("/v1/events", gateway.post_events),
+                *alert_stream.routes(),
+                *ReadApi(projector).routes(),
+                *QueryEndpoint(projector).routes(),
+            ]
+        )
 
     async def end_alert_streams(app: web.Application) -> None:
         # on_shutdown runs before the runner waits for open requests: end the streams first

@@ -141,6 +141,7 @@ class Pipeline:
         projector: Projector,
         send: Send,
         value: ValueBook | None = None,
+        assigned: Callable[[], Iterable[int]] | None = None,
     ) -> None:
         self.settings = settings
         self.projector = projector
@@ -149,7 +150,7 @@ class Pipeline:
         self.value = value or ValueBook(projector)
         risk = RiskModel(raise_at=settings.churn_alert_at, clear_below=settings.churn_clear_below)
         self.churn = ChurnWatch(projector, self.value, risk)
-        self.health = TouchpointWatch(projector)
+        self.health = TouchpointWatch(projector, assigned=assigned)
         self.sla = SlaWatch(projector)
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
@@ -178,7 +179,8 @@ class Pipeline:
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
         events = [event for event, _ in valid]
-        alerts = await self.churn.alerts(events) + await self.health.alerts(events)
+        moments = [(record.partition, event.time) for event, record in valid]
+        alerts = await self.churn.alerts(events) + await self.health.alerts(moments)
         await self.raise_alerts(alerts)
         self.churn.commit()  # the detectors move on only once their alerts are published
         self.health.commit()
@@ -357,7 +359,17 @@ def build_app(
         delivery = await topics[name].send(key=key, value=value, headers=headers)
         await delivery  # resolves once the broker acknowledged (acks=all)
 
-    pipeline = Pipeline(settings, projector, send, value)
+    def assigned() -> list[int]:
+        """The partitions of the touchpoints topic this process reads (none before it joins)."""
+        if not app.started:
+            return []
+        return [
+            tp.partition
+            for tp in app.consumer.assignment()
+            if tp.topic == settings.touchpoints_topic
+        ]
+
+    pipeline = Pipeline(settings, projector, send, value, assigned)
 
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:

@@ -16,6 +16,7 @@ import os
 import time
 
 import faust
+import mode
 
 from touchstream.projections.migrations import migrate
 from touchstream.projections.sentiment import warm_up as warm_up_sentiment
@@ -37,8 +38,25 @@ from touchstream.services.webhooks import WebhookConfig, WebhookService
 log = logging.getLogger(__name__)
 
 
+class RoleError(ValueError):
+    """A role that cannot run with these settings."""
+
+
+def check_role(settings: Settings) -> None:
+    """Only `all` runs on the embedded stack: one process owns chDB and the Tansu child."""
+    if settings.role == "all":
+        return
+    if settings.embedded_broker or settings.resolved_warehouse_url.startswith("chdb://"):
+        raise RoleError(
+            f"TOUCHSTREAM_ROLE={settings.role} splits the pipeline over processes, which needs a "
+            "Kafka cluster and a ClickHouse server: set TOUCHSTREAM_EMBEDDED_BROKER=false and "
+            "TOUCHSTREAM_WAREHOUSE_URL=http(s)://..., or run TOUCHSTREAM_ROLE=all"
+        )
+
+
 def run(settings: Settings) -> None:
     """Run the embedded (or production-configured) pipeline until stopped."""
+    check_role(settings)
     webhooks = WebhookConfig.from_settings(settings)  # a bad webhook setting fails first
     with data_dir_lock(settings.data_dir):
         ensure_port_free(settings.http_host, settings.http_port, "HTTP", "TOUCHSTREAM_HTTP_PORT")
@@ -72,16 +90,27 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
         applied = migrate(warehouse)
         if applied:
             log.info("applied migrations %s", [m.name for m in applied])
-        warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
         value = ValueBook(projector)  # one value model for the processors and the HTTP server
-        app = build_app(settings, projector, value)
+        processing = settings.role in ("all", "processors")
+        app = None
+        if processing:
+            warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
+            app = build_app(settings, projector, value)
 
         def health() -> dict[str, bool]:
+            if app is None:  # the gateway serves as soon as it listens
+                return {"gateway_listening": True}
             consumer = app.consumer if app.started else None
             return {"processors_assigned": bool(consumer and consumer.assignment())}
 
         http = HttpService(
-            build_http_app(settings, gateway, projector, health, value),
+            build_http_app(
+                settings,
+                gateway if settings.role != "processors" else None,
+                projector,
+                health,
+                value,
+            ),
             settings.http_host,
             settings.http_port,
         )
@@ -98,12 +127,17 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
             )
         )
         print(
-            f"touchstream up: HTTP {http_url}  Kafka {settings.kafka_bootstrap}  "
+            f"touchstream up ({settings.role}): HTTP {http_url}  Kafka {settings.kafka_bootstrap}  "
             f"warehouse {settings.resolved_warehouse_url}  (Ctrl-C to stop)",
             flush=True,
         )
-        services = [http] if webhooks is None else [http, WebhookService(settings, webhooks)]
-        worker = faust.Worker(app, *services, loglevel=settings.log_level, quiet=True)
+        services = [http]
+        if webhooks is not None and processing:
+            services.append(WebhookService(settings, webhooks))
+        if app is None:
+            worker = mode.Worker(*services, loglevel=settings.log_level, quiet=True)
+        else:
+            worker = faust.Worker(app, *services, loglevel=settings.log_level, quiet=True)
         with contextlib.suppress(SystemExit):
             worker.execute_from_commandline()
     finally:

@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOUCHSTREAM_", extra="ignore")
 
+    role: Literal["all", "gateway", "processors"] = Field(
+        "all",
+        description="What `up` runs: all (gateway + processors), the gateway or the processors.",
+    )
     profile: Literal["embedded", "production"] = Field(
         "embedded", description="embedded: short group timeouts for the in-memory broker."
     )

@@ -98,3 +98,10 @@ def test_alerts_follow_prints_a_new_alert_with_its_reasons(runtime: Runtime) -> 
             follower.kill()
             raise
     assert code == 0, "Ctrl-C should end the feed cleanly"
+
+
+def test_a_split_role_on_the_embedded_stack_is_refused_in_one_line(tmp_path) -> None:
+    env = runtime_env(tmp_path / "data") | {"TOUCHSTREAM_ROLE": "gateway"}
+    message = failed_up(env)
+    assert "TOUCHSTREAM_ROLE=gateway" in message and "TOUCHSTREAM_WAREHOUSE_URL" in message
+    assert "Traceback" not in message

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.unit.deploy.yaml_subset import expand, parse_yaml_documents, parse_yaml_subset
+from touchstream.services.runtime import check_role
 from touchstream.services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,8 +24,13 @@ PREFIX = "TOUCHSTREAM_"
 
 COMPOSE = parse_yaml_subset((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-TOUCHSTREAM = SERVICES["touchstream"]
-ENV = {key: expand(str(value)) for key, value in TOUCHSTREAM["environment"].items()}
+#: Our services, built from deploy/Dockerfile: one per TOUCHSTREAM_ROLE.
+OURS = {name: service for name, service in SERVICES.items() if "build" in service}
+ENVS = {
+    name: {key: expand(str(value)) for key, value in service["environment"].items()}
+    for name, service in OURS.items()
+}
+ENV = ENVS["gateway"]
 PROMETHEUS = parse_yaml_subset((ROOT / "deploy/prometheus/prometheus.yml").read_text())
 GRAFANA = SERVICES["grafana"]
 DATASOURCES = parse_yaml_subset(
@@ -124,7 +130,8 @@ def test_dependencies_exist_and_wait_for_health() -> None:
             assert target in SERVICES and target != name, f"{name} depends on unknown {target}"
             if isinstance(depends, dict):
                 assert depends[target]["condition"] == "service_healthy"
-    assert set(TOUCHSTREAM["depends_on"]) == {"kafka", "clickhouse"}
+    for service in OURS.values():
+        assert set(service["depends_on"]) == {"kafka", "clickhouse"}
     assert set(GRAFANA["depends_on"]) == {"clickhouse", "prometheus"}
 
 
@@ -142,24 +149,39 @@ def test_named_volumes_are_declared_and_bind_mounts_exist() -> None:
     assert used == declared, f"declared but unused: {declared - used}"
 
 
+def test_the_gateway_and_the_processors_run_as_separate_services() -> None:
+    assert {name: env[f"{PREFIX}ROLE"] for name, env in ENVS.items()} == {
+        "gateway": "gateway",
+        "processors": "processors",
+    }
+    # the same deployment everywhere but the role
+    assert {k: v for k, v in ENVS["gateway"].items() if k != f"{PREFIX}ROLE"} == {
+        k: v for k, v in ENVS["processors"].items() if k != f"{PREFIX}ROLE"
+    }
+
+
 def test_touchstream_environment_holds_only_real_settings() -> None:
     fields = {name.upper() for name in Settings.model_fields}
-    for key in ENV:
-        assert key.startswith(PREFIX) and key[len(PREFIX) :] in fields, f"{key} is not a setting"
+    for env in ENVS.values():
+        for key in env:
+            assert key.startswith(PREFIX) and key[len(PREFIX) :] in fields, f"{key}: no setting"
 
 
 def test_touchstream_environment_is_a_valid_production_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key in [key for key in os.environ if key.startswith(PREFIX)]:
-        monkeypatch.delenv(key)
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings()
-    assert settings.profile == "production"
-    assert settings.embedded_broker is False
-    assert settings.http_host == "0.0.0.0"
-    assert settings.topic_partitions >= 2  # room for more than one processor replica
+    for name, env in ENVS.items():
+        for key in [key for key in os.environ if key.startswith(PREFIX)]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings()
+        assert settings.role == name
+        check_role(settings)  # a split role needs Kafka and a ClickHouse server: it has them
+        assert settings.profile == "production"
+        assert settings.embedded_broker is False
+        assert settings.http_host == "0.0.0.0"
+        assert settings.topic_partitions >= 2  # room for more than one processor replica
 
 
 def test_kafka_bootstrap_is_an_advertised_listener_of_the_kafka_service() -> None:
@@ -184,8 +206,10 @@ def test_warehouse_is_the_clickhouse_service_with_its_credentials() -> None:
 
 
 def test_touchstream_publishes_its_http_port_and_checks_healthz() -> None:
-    assert any(port.endswith(f":{http_port()}") for port in TOUCHSTREAM["ports"])
-    assert "/healthz" in " ".join(TOUCHSTREAM["healthcheck"]["test"])
+    assert any(port.endswith(f":{http_port()}") for port in OURS["gateway"]["ports"])
+    assert "ports" not in OURS["processors"]  # scaled by replicas: no host port to collide on
+    for service in OURS.values():
+        assert "/healthz" in " ".join(service["healthcheck"]["test"])
 
 
 def test_prometheus_scrapes_touchstream_metrics() -> None:
@@ -199,7 +223,7 @@ def test_prometheus_scrapes_touchstream_metrics() -> None:
             targets.update(static["targets"])
         for dns in job.get("dns_sd_configs", []):
             targets.update(f"{name}:{dns['port']}" for name in dns["names"])
-    assert f"touchstream:{http_port()}" in targets
+    assert {f"{name}:{http_port()}" for name in OURS} <= targets
 
 
 # --- deploy/Dockerfile -------------------------------------------------------------------------

@@ -475,3 +475,28 @@ def test_alerts_are_raised_again_when_publishing_them_failed(harness):
     run(until_done(harness.pipeline.touchpoints, journey, retry_max_s=0.01))
     expected = churn_alerts_of(unhappy_journey())
     assert [s.value for s in harness.to(ALERTS)] == [encode_binary(a).value for a in expected]
+
+
+def test_an_hour_waits_for_every_partition_before_it_is_judged(harness):
+    """Partitions are consumed at their own pace: one running ahead must not close an hour
+    whose events another partition has not delivered yet."""
+    events = a_day_at_delivery(spike_hours=range(24, 27))
+    spike_hour = [e for e in events if e.time >= T0 + timedelta(hours=24)]
+    before = [e for e in events if e.time < T0 + timedelta(hours=24)]
+    slow = [e for e in spike_hour if e.id.startswith("v-")]  # the complaints come late
+    fast = [e for e in spike_hour if not e.id.startswith("v-")]
+    watch = harness.pipeline.health
+    watch.assigned = lambda: [0, 1]
+    run(harness.pipeline.touchpoints([record(e, i) for i, e in enumerate(before)]))
+    batch = [Record(TOUCHPOINTS, 1, i, *_parts(e)) for i, e in enumerate(fast)]
+    run(harness.pipeline.touchpoints(batch))  # partition 1 is days ahead; 0 is not
+    assert watch.watermark < T0 + timedelta(hours=24)
+    late = [Record(TOUCHPOINTS, 0, 10_000 + i, *_parts(e)) for i, e in enumerate(slow)]
+    run(harness.pipeline.touchpoints(late))
+    revisions = incident_revisions(harness)
+    assert revisions and revisions[0].data.raised_at == T0 + timedelta(hours=25)
+
+
+def _parts(event) -> tuple:
+    encoded = encode_binary(event)
+    return encoded.key, encoded.value, tuple(encoded.headers)
