@@ -53,7 +53,13 @@ def build_http_app(
             *value_routes(value or ValueBook(projector)),
         ]
     )
-    if gateway is not None:
+    if gateway is None:  # the liveness route; the query endpoint serves it otherwise
+
+        async def ping(request: web.Request) -> web.Response:
+            return web.Response(text="Ok.\n")
+
+        app.add_routes([web.get("/ping", ping)])
+    else:
         app.add_routes(
             [
                 web.post("/v1/events", gateway.post_events),

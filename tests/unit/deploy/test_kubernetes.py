@@ -1,5 +1,6 @@
 """The Kubernetes manifests hold together: kustomize finds every file, labels and selectors match,
-the HPA scales the Deployment within the partitions, every variable is a real setting, and the
+one Deployment per role (gateway, processors), each HPA scales its Deployment (the processors
+within the partitions), every variable is a real setting, and the
 probes hit routes the server really has. No cluster runs here, so this is where they are checked
 (with the strict YAML-subset reader; PyYAML is not a dependency)."""
 
@@ -34,9 +35,13 @@ def one(kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
-DEPLOYMENT = one("Deployment", "touchstream")
-POD = DEPLOYMENT["spec"]["template"]
-(CONTAINER,) = POD["spec"]["containers"]
+#: One Deployment per TOUCHSTREAM_ROLE, from the same image and ConfigMap.
+ROLES = ("gateway", "processors")
+DEPLOYMENTS = {role: one("Deployment", f"touchstream-{role}") for role in ROLES}
+PODS = {role: d["spec"]["template"] for role, d in DEPLOYMENTS.items()}
+CONTAINERS = {role: pod["spec"]["containers"][0] for role, pod in PODS.items()}
+CONTAINER = CONTAINERS["gateway"]
+per_role = pytest.mark.parametrize("role", ROLES)
 CONFIG = one("ConfigMap", "touchstream-config")["data"]
 (SECRET_GENERATOR,) = KUSTOMIZATION["secretGenerator"]
 SECRET_EXAMPLE = dict(
@@ -46,19 +51,20 @@ SECRET_EXAMPLE = dict(
 )
 
 
-def container_port(name_or_number: str | int) -> int:
-    for port in CONTAINER["ports"]:
+def container_port(name_or_number: str | int, container: dict | None = None) -> int:
+    for port in (container or CONTAINER)["ports"]:
         if name_or_number in (port["name"], port["containerPort"]):
             return port["containerPort"]
     raise AssertionError(f"the container has no port {name_or_number}")
 
 
-def http_routes() -> set[str]:
-    """Every GET path of the real HTTP app (built with stand-ins: routing needs no broker)."""
+def http_routes(role: str) -> set[str]:
+    """Every GET path of the real HTTP app of a role (stand-ins: routing needs no broker)."""
 
     async def handler(request: Any) -> None: ...
 
-    app = build_http_app(Settings(), SimpleNamespace(post_events=handler), SimpleNamespace(), dict)
+    gateway = SimpleNamespace(post_events=handler) if role == "gateway" else None
+    app = build_http_app(Settings(), gateway, SimpleNamespace(), dict)
     return {
         route.resource.canonical
         for route in app.router.routes()
@@ -81,35 +87,53 @@ def test_every_resource_exists_parses_and_is_named() -> None:
     } <= kinds
 
 
-def test_selectors_match_the_pod_labels() -> None:
-    labels = POD["metadata"]["labels"]
+@per_role
+def test_selectors_match_the_pod_labels(role: str) -> None:
+    labels = PODS[role]["metadata"]["labels"]
     selectors = [
-        DEPLOYMENT["spec"]["selector"]["matchLabels"],
-        one("Service", "touchstream")["spec"]["selector"],
-        one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        DEPLOYMENTS[role]["spec"]["selector"]["matchLabels"],
+        one("PodDisruptionBudget", f"touchstream-{role}")["spec"]["selector"]["matchLabels"],
     ]
+    if role == "gateway":  # the Service sends ingest and reads to the gateway only
+        selectors.append(one("Service", "touchstream")["spec"]["selector"])
     for selector in selectors:
         assert selector and selector.items() <= labels.items(), selector
+    other = PODS[next(r for r in ROLES if r != role)]["metadata"]["labels"]
+    assert not selectors[0].items() <= other.items(), "a selector must not take the other role"
 
 
-def test_the_hpa_scales_the_deployment_up_to_one_replica_per_partition() -> None:
-    hpa = one("HorizontalPodAutoscaler")["spec"]
+@per_role
+def test_each_deployment_runs_its_role(role: str) -> None:
+    env = {e["name"]: e["value"] for e in CONTAINERS[role]["env"]}
+    assert env == {f"{PREFIX}ROLE": role}
+    assert f"{PREFIX}ROLE" not in CONFIG
+
+
+@per_role
+def test_an_hpa_scales_each_deployment_and_the_processors_up_to_one_per_partition(
+    role: str,
+) -> None:
+    deployment = DEPLOYMENTS[role]
+    hpa = one("HorizontalPodAutoscaler", f"touchstream-{role}")["spec"]
     target = hpa["scaleTargetRef"]
     assert (target["apiVersion"], target["kind"], target["name"]) == (
-        DEPLOYMENT["apiVersion"],
+        deployment["apiVersion"],
         "Deployment",
-        DEPLOYMENT["metadata"]["name"],
+        deployment["metadata"]["name"],
     )
-    assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"] <= int(CONFIG[f"{PREFIX}TOPIC_PARTITIONS"])
-    assert "replicas" not in DEPLOYMENT["spec"], "the HPA owns the replica count"
+    assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+    if role == "processors":
+        assert hpa["maxReplicas"] <= int(CONFIG[f"{PREFIX}TOPIC_PARTITIONS"])
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
     (metric,) = hpa["metrics"]
     assert metric["resource"]["name"] == "cpu"
-    assert "cpu" in CONTAINER["resources"]["requests"], "CPU utilisation needs a CPU request"
+    assert "cpu" in CONTAINERS[role]["resources"]["requests"], "CPU utilisation needs a request"
 
 
-def test_resources_have_requests_and_limits() -> None:
+@per_role
+def test_resources_have_requests_and_limits(role: str) -> None:
     for kind in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(CONTAINER["resources"][kind]), kind
+        assert {"cpu", "memory"} <= set(CONTAINERS[role]["resources"][kind]), kind
 
 
 def test_configuration_holds_only_real_settings_as_strings() -> None:
@@ -138,27 +162,30 @@ def test_configuration_is_a_valid_production_configuration(
     assert settings.http_host == "0.0.0.0"
 
 
-def test_the_container_reads_the_configmap_and_the_generated_secret() -> None:
-    refs = CONTAINER["envFrom"]
+@per_role
+def test_the_container_reads_the_configmap_and_the_generated_secret(role: str) -> None:
+    refs = CONTAINERS[role]["envFrom"]
     assert {"configMapRef": {"name": "touchstream-config"}} in refs
     assert {"secretRef": {"name": SECRET_GENERATOR["name"]}} in refs
     assert SECRET_GENERATOR["envs"] == ["touchstream.secret.env"]
     assert "touchstream.secret.env" in (K8S / ".gitignore").read_text().split()
 
 
-def test_probes_hit_real_routes_on_the_http_port() -> None:
-    routes = http_routes()
+@per_role
+def test_probes_hit_real_routes_on_the_http_port(role: str) -> None:
+    routes = http_routes(role)
+    container = CONTAINERS[role]
     port = int(CONFIG[f"{PREFIX}HTTP_PORT"])
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        get = CONTAINER[probe]["httpGet"]
+        get = container[probe]["httpGet"]
         assert get["path"] in routes, f"{probe}: no route {get['path']}"
-        assert container_port(get["port"]) == port
+        assert container_port(get["port"], container) == port
     # /healthz is 503 while a replica waits for partitions (start, rebalance, more replicas
     # than partitions): that must keep it out of the Service, never restart it
-    assert CONTAINER["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert CONTAINER["livenessProbe"]["httpGet"]["path"] != "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] != "/healthz"
     assert "/metrics" in routes
-    assert POD["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    assert PODS[role]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
 
 
 def test_the_service_targets_the_http_port() -> None:
@@ -177,19 +204,21 @@ def test_kafka_and_clickhouse_are_services_of_the_kustomization() -> None:
         assert int(port) in [p["port"] for p in services[host]["ports"]]
 
 
-def test_the_pod_runs_as_the_images_non_root_user() -> None:
+@per_role
+def test_the_pod_runs_as_the_images_non_root_user(role: str) -> None:
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
     uid = re.findall(r"^USER (\d+)", dockerfile, re.MULTILINE)[-1]
-    context = POD["spec"]["securityContext"]
+    context = PODS[role]["spec"]["securityContext"]
     assert context["runAsNonRoot"] is True and str(context["runAsUser"]) == uid
-    assert CONTAINER["securityContext"]["readOnlyRootFilesystem"] is True
-    volumes = {v["name"] for v in POD["spec"]["volumes"]}
-    mounts = {m["name"]: m["mountPath"] for m in CONTAINER["volumeMounts"]}
+    assert CONTAINERS[role]["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"] for v in PODS[role]["spec"]["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in CONTAINERS[role]["volumeMounts"]}
     assert set(mounts) <= volumes
     assert CONFIG[f"{PREFIX}DATA_DIR"] in mounts.values(), "the data directory must be writable"
 
 
-def test_the_image_is_pinned_by_kustomize() -> None:
+@per_role
+def test_the_image_is_pinned_by_kustomize(role: str) -> None:
     images = {i["name"]: i for i in KUSTOMIZATION["images"]}
-    tag = images[CONTAINER["image"]]["newTag"]
+    tag = images[CONTAINERS[role]["image"]]["newTag"]
     assert tag and tag != "latest"

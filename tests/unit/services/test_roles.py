@@ -37,6 +37,8 @@ def test_the_processors_serve_only_probes_metrics_and_the_value_fit():
         "HEAD /healthz",
         "GET /metrics",
         "HEAD /metrics",
+        "GET /ping",
+        "HEAD /ping",
         "POST /v1/value-model/fit",
     }
     everything = routes(build_http_app(settings, Gateway(settings), Projector(None), dict))
