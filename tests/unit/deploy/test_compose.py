@@ -320,3 +320,18 @@ def test_prometheus_loads_the_alert_rules() -> None:
     prometheus_mounts = mounts(SERVICES["prometheus"])
     for path in PROMETHEUS["rule_files"]:
         assert prometheus_mounts[path] == "./deploy/prometheus/rules.yml"
+
+
+def test_prometheus_scrapes_clickhouse_on_the_port_its_config_opens() -> None:
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["clickhouse"]["volumes"]}
+    config = mounts["/etc/clickhouse-server/config.d/prometheus.xml"]
+    endpoint = ET.parse(ROOT / config).getroot().find("prometheus")
+    port = endpoint.findtext("port")
+    targets = {
+        target
+        for job in PROMETHEUS["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    assert f"clickhouse:{port}" in targets and endpoint.findtext("endpoint") == "/metrics"
+    assert "grafana:3000" in targets
