@@ -62,7 +62,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import groupby
 from typing import Any, cast
@@ -75,6 +75,7 @@ from touchstream.events.loop import RecoveryOffered
 from touchstream.projections.alert_ids import ALERT_SOURCE, alert_id
 from touchstream.projections.customer_value import ValueTier, ValueTierThresholds, value_tier
 from touchstream.projections.journeys import REPEAT_WINDOW_DAYS
+from touchstream.projections.timeline import from_ch_time
 
 ALERT_KIND = "customer.churn_risk"
 ALERT_RULE = "churn-risk"
@@ -126,7 +127,7 @@ def customer_events(rows: Iterable[Mapping[str, Any]]) -> list[CustomerEvent]:
     last_seen: dict[str, datetime] = {}
     events = []
     for row in sorted(rows, key=lambda r: (r["time"], r["event_id"])):
-        moment = _utc(row["time"])
+        moment = from_ch_time(row["time"])
         matter = row.get("matter") or ""
         previous = last_seen.get(matter)
         if matter:
@@ -156,12 +157,6 @@ def customer_events(rows: Iterable[Mapping[str, Any]]) -> list[CustomerEvent]:
 def _float(value: float | None) -> float | None:
     """Warehouse JSON writes 1800.0 as 1800: the same number must give the same alert bytes."""
     return None if value is None else float(value)
-
-
-def _utc(value: datetime | str) -> datetime:
-    """A warehouse timestamp ('2026-03-01 09:00:00.000', UTC) as an aware datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,13 @@ def ch_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(sep=" ", timespec="milliseconds")[:23]
 
 
+def from_ch_time(value: datetime | str) -> datetime:
+    """A warehouse timestamp ('2026-03-01 09:00:00.000', UTC, as `ch_time` writes and the
+    warehouse returns it) as an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def _flat(text: str) -> str:
     """Free text on one line: a summary never spans lines, whatever the producer sent."""
     return " ".join(text.split())

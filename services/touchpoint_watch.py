@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from touchstream.events.alerts import AlertRaised
 from touchstream.projections import queries
-from touchstream.projections.timeline import ch_time
+from touchstream.projections.timeline import ch_time, from_ch_time
 from touchstream.projections.touchpoint_health import (
     HealthModel,
     TouchpointMonitor,
@@ -39,10 +39,6 @@ HOUR = timedelta(hours=1)
 
 def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class TouchpointWatch:
@@ -125,7 +121,7 @@ class TouchpointWatch:
             (first,) = await self.projector.query(queries.FIRST_ACTIVITY_HOUR)
             if not int(first["n"]):
                 return []
-            self.next_hour = _utc(first["hour"])
+            self.next_hour = from_ch_time(first["hour"])
         if until <= self.next_hour:
             return []
         windows = await self._windows(self.next_hour, until)
@@ -151,7 +147,7 @@ class TouchpointWatch:
                 WindowCounts(
                     touchpoint=row["touchpoint"],
                     channel=row["channel"],
-                    window_start=_utc(row["hour"]),
+                    window_start=from_ch_time(row["hour"]),
                     contacts=int(row["contacts"]),
                     complaints=int(row["complaints"]),
                     texts=int(row["texts"]),

@@ -22,15 +22,11 @@ from rich.table import Table
 from touchstream.projections import queries
 from touchstream.projections.bgnbd import BgNbdParams
 from touchstream.projections.customer_value import GammaGammaParams, ValueTierThresholds
-from touchstream.projections.timeline import ch_time
+from touchstream.projections.timeline import ch_time, from_ch_time
 from touchstream.projections.value_model import NotEnoughPurchases, ValueModel, fit_value_model
 from touchstream.services.projector import Projector
 
 log = logging.getLogger(__name__)
-
-
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class ValueBook:
@@ -59,10 +55,10 @@ class ValueBook:
         (stream,) = await self.projector.query(queries.STREAM_TIME)
         if not int(stream["n"]):
             raise NotEnoughPurchases("no events in the warehouse yet")
-        end = _utc(stream["time"])
+        end = from_ch_time(stream["time"])
         rows = await self.projector.query(queries.PURCHASES)
         ids = [r["customer_id"] for r in rows]
-        times = [_utc(r["time"]) for r in rows]
+        times = [from_ch_time(r["time"]) for r in rows]
         amounts = [float(r["amount"]) for r in rows]
         model, values = await asyncio.to_thread(fit_value_model, ids, times, amounts, end)
         fitted_at, computed_at = ch_time(model.fitted_at), ch_time(datetime.now(UTC))
@@ -99,7 +95,7 @@ def _model_row(model: ValueModel, fitted_at: str, computed_at: str, customers: i
 def _model(row: dict) -> ValueModel:
     customers, repeaters = int(row["customers"]), int(row["repeat_customers"])
     return ValueModel(
-        fitted_at=_utc(row["fitted_at"]),
+        fitted_at=from_ch_time(row["fitted_at"]),
         bgnbd=BgNbdParams(
             row["bgnbd_r"],
             row["bgnbd_alpha"],
