@@ -376,12 +376,22 @@ def risk_history(
     """The score after each distinct event time, oldest first: what a processor would have
     computed had every event arrived in a batch of its own, however the batches were cut."""
     ordered = sorted(events, key=_order)
-    history = []
+    return list(_scores_after(customer_id, ordered, None, p_alive, model))
+
+
+def _scores_after(
+    customer_id: str,
+    ordered: Sequence[CustomerEvent],
+    after: datetime | None,
+    p_alive: Engagement,
+    model: RiskModel,
+) -> Iterator[RiskScore]:
+    """The score after each distinct event time later than `after`, oldest first."""
     end = 0
-    for _, group in groupby(ordered, key=lambda event: event.time):
+    for moment, group in groupby(ordered, key=lambda event: event.time):
         end += sum(1 for _ in group)
-        history.append(churn_risk(customer_id, ordered[:end], p_alive=p_alive, model=model))
-    return history
+        if after is None or moment > after:
+            yield churn_risk(customer_id, ordered[:end], p_alive=p_alive, model=model)
 
 
 def _order(event: CustomerEvent) -> tuple[datetime, str]:
@@ -827,12 +837,8 @@ def resume(
         seen = sum(1 for event in ordered if event.time <= walk.scored_until)
         if seen != walk.events_scored:  # an event arrived out of order: walk from the start
             walk = Walk()
-    state, alerts, end = walk.alert, [], 0
-    for moment, group in groupby(ordered, key=lambda event: event.time):
-        end += sum(1 for _ in group)
-        if walk.scored_until is not None and moment <= walk.scored_until:
-            continue
-        score = churn_risk(customer_id, ordered[:end], p_alive=p_alive, model=model)
+    state, alerts = walk.alert, []
+    for score in _scores_after(customer_id, ordered, walk.scored_until, p_alive, model):
         step = next_alert_state(state, score, model)
         if step.transition is not Transition.NONE:
             alerts.append(churn_alert(step, tier=tier, model=model))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from touchstream.events.vocabulary import Channel, JourneyStage
+from touchstream.projections.satisfaction import nps_band
 
 #: A fixed start, so the default output never depends on when the demo runs.
 DEFAULT_START = datetime(2025, 3, 3, tzinfo=UTC)
@@ -741,9 +742,7 @@ def with_text_share(
 
 def _mood_of(answer: Mapping[str, Any]) -> str:
     if answer.get("nps") is not None:
-        return (
-            "promoter" if answer["nps"] >= 9 else "passive" if answer["nps"] >= 7 else "detractor"
-        )
+        return nps_band(answer["nps"])
     top = answer.get("csat_scale", 5)
     csat = answer.get("csat")
     if csat is not None:
