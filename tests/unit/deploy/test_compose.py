@@ -215,15 +215,10 @@ def test_touchstream_publishes_its_http_port_and_checks_healthz() -> None:
 def test_prometheus_scrapes_touchstream_metrics() -> None:
     mounts = [v.split(":")[:2] for v in SERVICES["prometheus"]["volumes"]]
     assert ["./deploy/prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"] in mounts
-    targets = set()
-    for job in PROMETHEUS["scrape_configs"]:
-        if job.get("metrics_path", "/metrics") != "/metrics":
-            continue
-        for static in job.get("static_configs", []):
-            targets.update(static["targets"])
-        for dns in job.get("dns_sd_configs", []):
-            targets.update(f"{name}:{dns['port']}" for name in dns["names"])
-    assert {f"{name}:{http_port()}" for name in OURS} <= targets
+    assert all(
+        job.get("metrics_path", "/metrics") == "/metrics" for job in PROMETHEUS["scrape_configs"]
+    )
+    assert {f"{name}:{http_port()}" for name in OURS} <= _scraped()
 
 
 # --- deploy/Dockerfile -------------------------------------------------------------------------
@@ -335,3 +330,23 @@ def test_prometheus_scrapes_clickhouse_on_the_port_its_config_opens() -> None:
     }
     assert f"clickhouse:{port}" in targets and endpoint.findtext("endpoint") == "/metrics"
     assert "grafana:3000" in targets
+
+
+def _scraped() -> set[str]:
+    targets = set()
+    for job in PROMETHEUS["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets.update(static["targets"])
+        for dns in job.get("dns_sd_configs", []):
+            targets.update(f"{name}:{dns['port']}" for name in dns["names"])
+    return targets
+
+
+def test_prometheus_scrapes_every_service_kafka_through_its_exporter() -> None:
+    hosts = {target.split(":")[0] for target in _scraped()}
+    assert hosts - {"localhost"} <= set(SERVICES)  # no target names a missing service
+    assert set(SERVICES) - {"kafka"} <= hosts | {"prometheus"}
+    exporter = dict(arg.lstrip("-").split("=", 1) for arg in SERVICES["kafka-exporter"]["command"])
+    assert f"kafka-exporter{exporter['web.listen-address']}" in _scraped()
+    listeners = SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"//{exporter['kafka.server']}" in listeners  # the in-network listener
