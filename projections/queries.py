@@ -134,6 +134,14 @@ GROUP BY hour, touchpoint, channel
 
 FIRST_ACTIVITY_HOUR = "SELECT toString(min(hour)) AS hour, count() AS n FROM cx.touchpoint_hourly"
 
+#: Per partition of a stream (cx.stream_progress): the newest position and the last write.
+STREAM_PROGRESS = """
+SELECT partition, toString(max(position)) AS position, toString(max(updated_at)) AS updated_at
+FROM cx.stream_progress
+WHERE stream = {stream:String}
+GROUP BY partition
+"""
+
 #: The value model's input: every purchase, and the stream's newest event time.
 PURCHASES = """
 SELECT customer_id, toString(time) AS time, toFloat64(amount) AS amount

@@ -142,16 +142,31 @@ class Pipeline:
         send: Send,
         value: ValueBook | None = None,
         assigned: Callable[[], Iterable[int]] | None = None,
+        partitions: Callable[[], Iterable[int]] | None = None,
     ) -> None:
+        """`assigned`: the partitions of the touchpoints topic this process reads (default: all
+        of them, one process); `partitions`: every partition of the topic (default: those
+        seen so far)."""
         self.settings = settings
         self.projector = projector
         self.send = send
+        self.assigned = assigned
         self.segments = SegmentBook(projector)
         self.value = value or ValueBook(projector)
         risk = RiskModel(raise_at=settings.churn_alert_at, clear_below=settings.churn_clear_below)
         self.churn = ChurnWatch(projector, self.value, risk)
-        self.health = TouchpointWatch(projector, assigned=assigned)
+        self.health = TouchpointWatch(projector, settings.touchpoints_topic, partitions=partitions)
         self.sla = SlaWatch(projector)
+        self._judging = asyncio.Lock()
+
+    def is_judge(self) -> bool:
+        """Whether this process judges what concerns the whole stream (touchpoint incidents,
+        SLA breaches): the one replica that reads partition 0, so exactly one does at a time. A
+        replica that loses partition 0 forgets its judging state (rebuilt if it judges again)."""
+        judge = self.assigned is None or 0 in set(self.assigned())
+        if not judge and self.health.next_hour is not None:
+            self.health.resign()
+        return judge
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         topic = self.settings.deadletter_topic
@@ -179,11 +194,16 @@ class Pipeline:
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
         events = [event for event, _ in valid]
-        moments = [(record.partition, event.time) for event, record in valid]
-        alerts = await self.churn.alerts(events) + await self.health.alerts(moments)
-        await self.raise_alerts(alerts)
-        self.churn.commit()  # the detectors move on only once their alerts are published
-        self.health.commit()
+        await self.health.record([(record.partition, event.time) for event, record in valid])
+        alerts = await self.churn.alerts(events)
+        async with self._judging:
+            judge = self.is_judge()
+            if judge:
+                alerts += await self.health.alerts()
+            await self.raise_alerts(alerts)
+            self.churn.commit()  # the detectors move on only once their alerts are published
+            if judge:
+                await self.health.commit()
         _observe_detection(alerts, valid)
         self._observe(topic, valid, {row["id"] for row in fresh}, letters)
 
@@ -194,8 +214,14 @@ class Pipeline:
         )
 
     async def escalate(self) -> None:
-        """Raise the SLA-breach alerts of alerts nobody acknowledged in time."""
-        await self.raise_alerts(await self.sla.alerts())
+        """On the judge, raise the SLA-breach alerts of alerts nobody acknowledged in time and
+        the incidents of hours completed while its own partitions were quiet."""
+        async with self._judging:
+            if not self.is_judge():
+                return
+            alerts = await self.health.alerts()
+            await self.raise_alerts(alerts + await self.sla.alerts())
+            await self.health.commit()
 
     def _observe(
         self,
@@ -369,7 +395,10 @@ def build_app(
             if tp.topic == settings.touchpoints_topic
         ]
 
-    pipeline = Pipeline(settings, projector, send, value, assigned)
+    # `up` creates the topic with this many partitions (docs/production.md)
+    pipeline = Pipeline(
+        settings, projector, send, value, assigned, lambda: range(settings.topic_partitions)
+    )
 
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:
@@ -396,7 +425,7 @@ def build_app(
         try:
             await pipeline.escalate()
         except Exception:  # the next tick tries again
-            log.exception("checking SLA breaches failed")
+            log.exception("checking SLA breaches and incidents failed")
 
     if settings.value_refit_interval_s > 0:
 

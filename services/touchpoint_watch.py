@@ -2,19 +2,21 @@
 touchpoint × channel against that touchpoint's own baseline (projections/touchpoint_health.py)
 and the incident alert revisions it raises are published to `cx.alerts.v1`.
 
-An hour is complete when the watermark is `lateness` past its end. The watermark is the newest
-event time that every partition this processor reads has reached (partitions are consumed at
-their own pace, so one running ahead must not close an hour another has not delivered yet); a
-partition silent for `idle_s` seconds no longer holds it back. The hour's counts are read from
-the hourly summing tables, so they hold every event of the hour whichever batch or partition
-brought it. An event later than that still reaches the read models but not the judgement of
-its hour.
+Touchpoint events reach every partition (the key is the customer), so with several processor
+replicas no one replica sees a touchpoint's hour; the hour's counts are read from the hourly
+summing tables, which hold every event whichever replica projected it. One replica judges: the
+one that reads partition 0 (`Pipeline.is_judge`), on each of its batches and on the processors'
+timer. Every replica writes, after each batch it projects, how far each of its partitions has
+got (`record`, into `cx.stream_progress`); the judge's watermark is the newest event time that
+every partition of the topic has reached (one running ahead must not close an hour another has
+not delivered yet), where a partition silent for `idle_s` seconds no longer holds it back. An
+hour is complete when the watermark is `lateness` past its end; an event later than that still
+reaches the read models but not the judgement of its hour.
 
-The monitor's state is rebuilt from those tables when the processor starts: its first call
-judges every complete hour from the first one in the warehouse, so a restart or a replay gives
-the same baselines, incidents and alert ids. Revisions of hours before the first batch's
-events were published by the process that judged them, so only later ones are sent again
-(plus a margin of `lateness`; the alerts projection keeps a repeated revision once).
+The monitor's state is rebuilt from those tables whenever a process becomes the judge: its
+first judgement replays every complete hour from the first one in the warehouse, so a restart,
+a rebalance or a replay gives the same baselines, incidents and alert ids. Only hours after the
+one the last judge recorded as published (`commit`) are published again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from touchstream.projections.touchpoint_health import (
 from touchstream.services.projector import Projector
 
 HOUR = timedelta(hours=1)
+#: The `cx.stream_progress` stream that records the hour judged and published so far.
+JUDGED = "touchpoint_health"
 
 
 def _hour(moment: datetime) -> datetime:
@@ -45,75 +49,90 @@ class TouchpointWatch:
     def __init__(
         self,
         projector: Projector,
+        topic: str,
         model: HealthModel | None = None,
         lateness: timedelta = timedelta(minutes=5),
-        assigned: Callable[[], Iterable[int]] | None = None,
+        partitions: Callable[[], Iterable[int]] | None = None,
         idle_s: float = 30.0,
     ) -> None:
         self.projector = projector
+        self.topic = topic
         self.model = model or HealthModel()
         self.lateness = lateness
-        self.assigned = assigned  # the partitions this process reads (default: those seen)
+        self.partitions = partitions  # every partition of the topic (default: those recorded)
         self.idle_s = idle_s
         self.monitor = TouchpointMonitor(self.model)
         self.watermark: datetime | None = None
         self.next_hour: datetime | None = None  # the first hour not judged yet
-        self.publish_from: datetime | None = None
-        self._newest: dict[int, datetime] = {}  # per partition, the newest event time read
-        self._active: dict[int, float] = {}  # per partition, when it last brought a record
-        self._started = time.monotonic()
+        self.publish_from: datetime | None = None  # the first hour not published by a judge
+        self._started = time.time()
         self._saved: tuple | None = None
 
-    def commit(self) -> None:
+    async def record(self, moments: Sequence[tuple[int, datetime]]) -> None:
+        """Record how far a projected batch took its partitions, given its events' (partition,
+        event time)."""
+        newest: dict[int, datetime] = {}
+        for partition, moment in moments:
+            if partition not in newest or moment > newest[partition]:
+                newest[partition] = moment
+        if newest:
+            await self._write(self.topic, newest)
+
+    async def _write(self, stream: str, positions: dict[int, datetime]) -> None:
+        now = ch_time(datetime.now(UTC))
+        rows = [
+            {"stream": stream, "partition": p, "position": ch_time(at), "updated_at": now}
+            for p, at in positions.items()
+        ]
+        await self.projector.call(self.projector.warehouse.insert, "cx.stream_progress", rows)
+
+    async def commit(self) -> None:
+        """The revisions of the last `alerts` are published: record the hours judged."""
+        self._saved = None
+        if self.next_hour is not None and self.next_hour != self.publish_from:
+            await self._write(JUDGED, {0: self.next_hour})
+            self.publish_from = self.next_hour
+
+    def resign(self) -> None:
+        """Another replica judges now: forget the state, rebuilt should this one judge again."""
+        self.monitor = TouchpointMonitor(self.model)
+        self.watermark = self.next_hour = self.publish_from = None
         self._saved = None
 
     def _snapshot(self) -> tuple:
-        return (
-            self.monitor.copy(),
-            self.watermark,
-            self.next_hour,
-            self.publish_from,
-            dict(self._newest),
-            dict(self._active),
-        )
+        return (self.monitor.copy(), self.watermark, self.next_hour, self.publish_from)
 
     def _restore(self, saved: tuple) -> None:
-        newest, active = saved[4], saved[5]
-        self.monitor, self.watermark, self.next_hour, self.publish_from = saved[:4]
-        self._newest, self._active = dict(newest), dict(active)
+        self.monitor, self.watermark, self.next_hour, self.publish_from = saved
 
-    def _advance(self, moments: Sequence[tuple[int, datetime]]) -> None:
-        """Move the watermark: the newest event time that every partition read has reached (a
+    async def _advance(self) -> None:
+        """Move the watermark: the newest event time that every partition has reached (a
         partition silent for `idle_s` seconds no longer holds it back), never backwards."""
-        now = time.monotonic()
-        for partition, moment in moments:
-            if partition not in self._newest or moment > self._newest[partition]:
-                self._newest[partition] = moment
-            self._active[partition] = now
+        progress = await self.projector.query(queries.STREAM_PROGRESS, {"stream": self.topic})
+        now = time.time()
+        recorded = {int(row["partition"]): row for row in progress}
+        if not recorded:
+            return
         holding = []
-        for partition in set(self.assigned() if self.assigned else ()) or set(self._newest):
-            if partition not in self._newest:  # not read yet: may bring earlier events
+        for partition in set(self.partitions() if self.partitions else ()) | set(recorded):
+            row = recorded.get(partition)
+            if row is None:  # nothing delivered yet: may bring earlier events
                 if now - self._started <= self.idle_s:
                     return
-            elif now - self._active[partition] <= self.idle_s:
-                holding.append(self._newest[partition])
-        reached = min(holding) if holding else max(self._newest.values())
+            elif now - from_ch_time(row["updated_at"]).timestamp() <= self.idle_s:
+                holding.append(from_ch_time(row["position"]))
+        newest = max(from_ch_time(row["position"]) for row in recorded.values())
+        reached = min(holding) if holding else newest
         if self.watermark is None or reached > self.watermark:
             self.watermark = reached
 
-    async def alerts(self, moments: Sequence[tuple[int, datetime]]) -> list[AlertRaised]:
-        """The incident revisions of the hours a batch completes, given its events' (partition,
-        event time); `commit` once they are published (a batch run again after a failure judges
-        its hours again)."""
-        if self._saved is not None:  # the last batch's alerts were not published
+    async def alerts(self) -> list[AlertRaised]:
+        """The incident revisions of the hours completed since the last call; `commit` once
+        they are published (if they are not, the next call judges those hours again)."""
+        if self._saved is not None:  # the last revisions were not published
             self._restore(self._saved)
         self._saved = self._snapshot()
-        if not moments:
-            return []
-        self._advance(moments)
-        if self.publish_from is None:  # the first batch since start
-            earliest = min(moment for _, moment in moments)
-            self.publish_from = _hour(earliest - self.lateness)
+        await self._advance()
         if self.watermark is None:
             return []
         until = _hour(self.watermark - self.lateness)  # hours before it are complete
@@ -122,6 +141,8 @@ class TouchpointWatch:
             if not int(first["n"]):
                 return []
             self.next_hour = from_ch_time(first["hour"])
+            judged = await self.projector.query(queries.STREAM_PROGRESS, {"stream": JUDGED})
+            self.publish_from = from_ch_time(judged[0]["position"]) if judged else None
         if until <= self.next_hour:
             return []
         windows = await self._windows(self.next_hour, until)
@@ -129,7 +150,7 @@ class TouchpointWatch:
         raised = []
         for window in windows:
             for change in self.monitor.observe(window):
-                if change.window_start >= self.publish_from:
+                if self.publish_from is None or change.window_start >= self.publish_from:
                     raised.append(incident_alert(change))
         return raised
 

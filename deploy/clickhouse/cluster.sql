@@ -30,6 +30,7 @@
 --   cx.alert_actions            ReplacingMergeTree     cityHash64(if(customer_id != '', customer_id, alert_id))
 --   cx.value_models             ReplacingMergeTree     cityHash64(fitted_at)
 --   cx.customer_value           ReplacingMergeTree     cityHash64(customer_id)
+--   cx.stream_progress          ReplacingMergeTree     cityHash64(stream, partition)
 
 -- ==================== database and migrations ledger ====================
 CREATE DATABASE IF NOT EXISTS cx ON CLUSTER '{cluster}';
@@ -1157,3 +1158,20 @@ AS cx.customer_value_local
 ENGINE = Distributed('{cluster}', cx, customer_value_local, cityHash64(customer_id));
 
 INSERT INTO cx.schema_migrations (version, name) VALUES (6, 'customer_value');
+
+-- ==================== 0007_stream_progress ====================
+CREATE TABLE IF NOT EXISTS cx.stream_progress_local ON CLUSTER '{cluster}'
+(
+    stream LowCardinality(String),
+    partition UInt32,
+    position DateTime64(3, 'UTC'),
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', updated_at)
+ORDER BY (stream, partition);
+
+CREATE TABLE IF NOT EXISTS cx.stream_progress ON CLUSTER '{cluster}'
+AS cx.stream_progress_local
+ENGINE = Distributed('{cluster}', cx, stream_progress_local, cityHash64(stream, partition));
+
+INSERT INTO cx.schema_migrations (version, name) VALUES (7, 'stream_progress');

@@ -11,8 +11,9 @@ import pytest
 from tests.unit.projections.conftest import open_migrated
 
 BI_DOC = Path(__file__).resolve().parents[3] / "docs" / "bi.md"
-#: Plumbing an analyst never reads: the ingest Null table, the views that fill tables, the ledger.
-INTERNAL = re.compile(r"^(ingest|schema_migrations|.*_mv)$")
+#: Plumbing an analyst never reads: the ingest Null table, the views that fill tables, the
+#: migrations ledger, the processors' progress.
+INTERNAL = re.compile(r"^(ingest|schema_migrations|stream_progress|.*_mv)$")
 
 
 def example_queries() -> list[str]:

@@ -397,22 +397,70 @@ def test_steady_complaints_raise_no_incident(harness):
     assert incident_revisions(harness) == []
 
 
-def test_a_restarted_processor_rebuilds_the_baseline_and_raises_nothing_new(harness):
+def _day_in_batches(size: int = 300) -> list[list[Record]]:
     events = a_day_at_delivery(spike_hours=range(24, 27))
-    batches = [
-        [record(e, start + i) for i, e in enumerate(events[start : start + 300])]
-        for start in range(0, len(events), 300)
+    return [
+        [record(e, start + i) for i, e in enumerate(events[start : start + size])]
+        for start in range(0, len(events), size)
     ]
+
+
+def _replica(harness, **kwargs) -> Pipeline:
+    """Another processor process over the same warehouse, publishing through the same send."""
+    pipeline = harness.pipeline
+    return Pipeline(pipeline.settings, pipeline.projector, pipeline.send, **kwargs)
+
+
+def test_a_restarted_judge_rebuilds_the_baseline_and_publishes_only_what_is_new(harness):
+    batches = _day_in_batches()
     for batch in batches:
         run(harness.pipeline.touchpoints(batch))
-    before = {a.id for a in incident_revisions(harness)}
+    unbroken = [a.id for a in incident_revisions(harness)]
+    assert len(unbroken) >= 2
+    # again, as if from scratch (the rows are there, the progress is not), until the spike's
+    # first revision is published; then the process stops and another starts
+    harness.warehouse.query("TRUNCATE TABLE cx.stream_progress")
     harness.sent.clear()
-    restarted = Pipeline(
-        harness.pipeline.settings, harness.pipeline.projector, harness.pipeline.send
-    )
-    for batch in batches:  # nothing was committed: everything is read again
+    first = _replica(harness)
+    for cut in range(len(batches)):
+        run(first.touchpoints(batches[cut]))
+        if incident_revisions(harness):
+            break
+    restarted = _replica(harness)
+    for batch in batches[cut:]:  # the last batch was not committed: it is read again
         run(restarted.touchpoints(batch))
-    assert {a.id for a in incident_revisions(harness)} == before
+    assert [a.id for a in incident_revisions(harness)] == unbroken  # each published once
+
+
+def test_with_two_replicas_only_the_reader_of_partition_zero_judges_once_both_delivered(harness):
+    """Each replica projects its own partitions; the hour's counts come from the warehouse, so
+    the judge must wait until the other replica has delivered the hour too."""
+    events = a_day_at_delivery(spike_hours=range(24, 27))
+    spike = [e for e in events if e.time >= T0 + timedelta(hours=24)]
+    before = [e for e in events if e.time < T0 + timedelta(hours=24)]
+    every = lambda: [0, 1]  # noqa: E731
+    judge = _replica(harness, assigned=lambda: [0], partitions=every)
+    other = _replica(harness, assigned=lambda: [1], partitions=every)
+    run(other.touchpoints([Record(TOUCHPOINTS, 1, 0, *_parts(before[0]))]))  # it has begun
+    run(judge.touchpoints([Record(TOUCHPOINTS, 0, i, *_parts(e)) for i, e in enumerate(before)]))
+    complaints = [e for e in spike if e.id.startswith("v-")]
+    contacts = [e for e in spike if not e.id.startswith("v-")]
+    run(
+        judge.touchpoints(
+            [Record(TOUCHPOINTS, 0, 10_000 + i, *_parts(e)) for i, e in enumerate(contacts)]
+        )
+    )
+    assert judge.health.watermark < T0 + timedelta(hours=24)  # partition 1 not delivered yet
+    assert incident_revisions(harness) == []
+    run(
+        other.touchpoints([Record(TOUCHPOINTS, 1, i, *_parts(e)) for i, e in enumerate(complaints)])
+    )
+    assert incident_revisions(harness) == []  # the other replica projects, never judges
+    run(other.escalate())
+    assert incident_revisions(harness) == []
+    run(judge.escalate())  # the judge's timer: its own partitions are quiet
+    revisions = incident_revisions(harness)
+    assert revisions and revisions[0].data.raised_at == T0 + timedelta(hours=25)
 
 
 # ---- SLA breaches -------------------------------------------------------------------------------
@@ -486,7 +534,7 @@ def test_an_hour_waits_for_every_partition_before_it_is_judged(harness):
     slow = [e for e in spike_hour if e.id.startswith("v-")]  # the complaints come late
     fast = [e for e in spike_hour if not e.id.startswith("v-")]
     watch = harness.pipeline.health
-    watch.assigned = lambda: [0, 1]
+    watch.partitions = lambda: [0, 1]
     run(harness.pipeline.touchpoints([record(e, i) for i, e in enumerate(before)]))
     batch = [Record(TOUCHPOINTS, 1, i, *_parts(e)) for i, e in enumerate(fast)]
     run(harness.pipeline.touchpoints(batch))  # partition 1 is days ahead; 0 is not
