@@ -33,7 +33,9 @@ def _fail(message: str) -> typer.Exit:
 
 def _running(settings: Settings) -> TouchstreamClient | None:
     info = instance.read_runtime(settings.runtime_file)
-    return TouchstreamClient(info["http_url"]) if info else None
+    if not info:
+        return None
+    return TouchstreamClient(info["http_url"], api_key=settings.api_key.get_secret_value())
 
 
 @app.command()
@@ -41,6 +43,7 @@ def up() -> None:
     """Start the broker, the processors and the HTTP server; Ctrl-C stops everything."""
     from touchstream.projections.warehouse import WarehouseError
     from touchstream.services import runtime
+    from touchstream.services.access import AccessConfigError
     from touchstream.services.broker import BrokerError
     from touchstream.services.webhooks import WebhookConfigError
 
@@ -54,6 +57,7 @@ def up() -> None:
         WarehouseError,
         WebhookConfigError,
         runtime.RoleError,
+        AccessConfigError,
     ) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -306,6 +310,111 @@ def schema(
         sys.stdout.write(cluster_ddl(cluster, since))
     except ClusterSchemaError as exc:
         raise _fail(str(exc)) from None
+
+
+keys_app = typer.Typer(
+    help="API keys (hashed in TOUCHSTREAM_API_KEYS_FILE; see docs/operations.md).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+KeysFile = Annotated[
+    Path | None, typer.Option("--file", help="Keys file (default: TOUCHSTREAM_API_KEYS_FILE).")
+]
+
+
+def _keys_file(given: Path | None) -> Path:
+    path = given or Settings().api_keys_file
+    if path is None:
+        raise _fail("no keys file: pass --file or set TOUCHSTREAM_API_KEYS_FILE")
+    return path
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="Who holds the key, e.g. crm-connector.")],
+    scope: Annotated[
+        list[str], typer.Option(help="publish, read or admin; repeat for several.")
+    ] = ["publish"],  # noqa: B006 (typer reads the default, never mutates it)
+    source: Annotated[
+        list[str], typer.Option(help="Sources it may publish (shell patterns, e.g. '/crm/*').")
+    ] = ["*"],  # noqa: B006
+    type_: Annotated[
+        list[str], typer.Option("--type", help="Event types it may publish ('cx.feedback.*').")
+    ] = ["*"],  # noqa: B006
+    rate: Annotated[float | None, typer.Option(help="Requests/s (default: settings).")] = None,
+    burst: Annotated[int | None, typer.Option(help="Burst (default: settings).")] = None,
+    file: KeysFile = None,
+) -> None:
+    """Create a key; it is printed once, only its SHA-256 is stored."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from touchstream.services.access import (
+        AccessConfigError,
+        KeyEntry,
+        digest,
+        new_key,
+        read_keys,
+        write_keys,
+    )
+
+    path = _keys_file(file)
+    try:
+        entries = read_keys(path) if path.exists() else []
+        ident, key = new_key()
+        entry = KeyEntry(
+            id=ident,
+            name=name,
+            sha256=digest(key),
+            scopes=frozenset(scope),  # type: ignore[arg-type]
+            sources=tuple(source),
+            types=tuple(type_),
+            rate=rate,
+            burst=burst,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"not a valid key: {problems}") from None
+    write_keys(path, [*entries, entry])
+    err.print(f"key {ident} ({name}) added to {path}; it is shown once, store it now:")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(file: KeysFile = None) -> None:
+    """The keys in the file (ids, names, scopes, patterns; never the secrets)."""
+    from touchstream.services.access import AccessConfigError, read_keys
+
+    try:
+        entries = read_keys(_keys_file(file))
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    for e in entries:
+        scopes = ",".join(sorted(e.scopes))
+        print(f"{e.id}\t{e.name}\t{scopes}\t{' '.join(e.sources)}\t{' '.join(e.types)}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id.")], file: KeysFile = None
+) -> None:
+    """Remove a key; a running `up` stops accepting it within a second."""
+    from touchstream.services.access import AccessConfigError, read_keys, write_keys
+
+    path = _keys_file(file)
+    try:
+        entries = read_keys(path)
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    kept = [e for e in entries if e.id != key_id]
+    if len(kept) == len(entries):
+        raise _fail(f"no key {key_id} in {path}")
+    write_keys(path, kept)
+    err.print(f"key {key_id} revoked")
 
 
 def main() -> None:

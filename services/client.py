@@ -20,15 +20,17 @@ class ClientError(RuntimeError):
 
 
 class TouchstreamClient:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, api_key: str | None = None) -> None:
+        """`api_key`: presented as a bearer token, for a process that enforces keys."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
     ) -> tuple[int, bytes]:
         request = urllib.request.Request(
-            self.base_url + path, data=body, method=method, headers=headers or {}
+            self.base_url + path, data=body, method=method, headers={**self.auth, **(headers or {})}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

@@ -69,7 +69,7 @@ def ensure_running(settings: Settings, keep_running: bool) -> Iterator[Touchstre
     info = instance.read_runtime(settings.runtime_file)
     if info:
         console.print(f"using the running touchstream at {info['http_url']}")
-        yield TouchstreamClient(info["http_url"])
+        yield TouchstreamClient(info["http_url"], api_key=settings.api_key.get_secret_value())
         return
     log_path = settings.data_dir / "up.log"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,10 @@ def ensure_running(settings: Settings, keep_running: bool) -> Iterator[Touchstre
             stdin=subprocess.DEVNULL,
             env=os.environ.copy(),
         )
-    client = TouchstreamClient(f"http://{settings.http_host}:{settings.http_port}")
+    client = TouchstreamClient(
+        f"http://{settings.http_host}:{settings.http_port}",
+        api_key=settings.api_key.get_secret_value(),
+    )
     try:
         with console.status("starting broker, warehouse and processors (touchstream up)…"):
             deadline = time.monotonic() + 90

@@ -5,8 +5,10 @@ event is validated on its own; valid ones are published and acknowledged only on
 has them (acks=all), invalid ones are reported with the field and the reason.
 
 Responses: 202 every event accepted; 207 some accepted, some rejected; 400 nothing accepted
-(or the request itself is malformed); 413 body or batch too large; 415 unsupported content
-type; 503 the broker did not acknowledge (those events are reported `failed`: retry them).
+(or the request itself is malformed); 401/403 no valid API key, or a key not allowed to publish
+one of the events' source or type (nothing is published; services/access.py); 413 body or
+batch too large; 415 unsupported content type; 429 rate limit; 503 the broker did not
+acknowledge (those events are reported `failed`: retry them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from touchstream.events.envelope import CloudEvent
 from touchstream.events.http_binding import RequestInvalid, decode_http
 from touchstream.events.publisher import BrokerUnavailable, Delivery, Publisher
 from touchstream.services import metrics
+from touchstream.services.access import API_KEY
 from touchstream.services.processor import INBOUND_TYPES
 from touchstream.services.settings import Settings
 
@@ -89,6 +92,21 @@ class Gateway:
             items = decode_http(request.headers, body, max_events=self.settings.max_batch_events)
         except RequestInvalid as exc:
             return problem(exc.status, str(exc))
+        key = request.get(API_KEY)
+        if key is not None:
+            outside = [
+                {"index": i, "id": item.id, "source": item.source, "type": item.type}
+                for i, item in enumerate(items)
+                if isinstance(item, CloudEvent) and not key.may_publish(item.source, item.type)
+            ]
+            if outside:
+                metrics.ACCESS_REFUSED.labels("403").inc()
+                return problem(
+                    403,
+                    f"key {key.name!r} ({key.id}) may publish only sources "
+                    f"{list(key.sources)} and types {list(key.types)}: nothing was published",
+                    outside=outside,
+                )
         results: list[dict[str, Any] | None] = [None] * len(items)
         to_publish: list[tuple[int, CloudEvent]] = []
         for index, item in enumerate(items):

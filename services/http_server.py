@@ -11,6 +11,7 @@ import mode
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from touchstream.services.access import KeyRing, RateLimiter, access_middleware
 from touchstream.services.alert_stream import AlertStream
 from touchstream.services.gateway import Gateway
 from touchstream.services.projector import Projector
@@ -30,10 +31,15 @@ def build_http_app(
     projector: Projector,
     health: HealthCheck,
     value: ValueBook | None = None,
+    keys: KeyRing | None = None,
 ) -> web.Application:
     """The HTTP surfaces of one process. Without a gateway (the `processors` role) it serves
-    only what probes, Prometheus and `touchstream value --fit` need."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    only what probes, Prometheus and `touchstream value --fit` need. `keys`: the API keys to
+    enforce (services/access.py), None for anonymous access."""
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[access_middleware(keys, limiter)]
+    )
     alert_stream = AlertStream(settings)  # reads Kafka only once a client subscribes
 
     async def healthz(request: web.Request) -> web.Response:

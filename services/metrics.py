@@ -13,6 +13,11 @@ UNKNOWN = "unknown"
 INGEST_REQUESTS = Counter(
     "touchstream_ingest_requests_total", "HTTP ingest requests by response status.", ["status"]
 )
+ACCESS_REFUSED = Counter(
+    "touchstream_access_refused_total",
+    "HTTP requests refused by access control, by status (401, 403, 429).",
+    ["status"],
+)
 INGEST_EVENTS = Counter(
     "touchstream_ingest_events_total",
     "Events received by the HTTP gateway, by result (accepted, rejected, failed), type, source.",

@@ -21,6 +21,7 @@ import mode
 from touchstream.projections.migrations import migrate
 from touchstream.projections.sentiment import warm_up as warm_up_sentiment
 from touchstream.projections.warehouse import open_warehouse
+from touchstream.services.access import KeyRing, key_ring
 from touchstream.services.broker import (
     EmbeddedBroker,
     ensure_port_free,
@@ -58,6 +59,7 @@ def run(settings: Settings) -> None:
     """Run the embedded (or production-configured) pipeline until stopped."""
     check_role(settings)
     webhooks = WebhookConfig.from_settings(settings)  # a bad webhook setting fails first
+    keys = key_ring(settings.api_keys_file, settings.http_host, settings.allow_anonymous)
     with data_dir_lock(settings.data_dir):
         ensure_port_free(settings.http_host, settings.http_port, "HTTP", "TOUCHSTREAM_HTTP_PORT")
         broker = None
@@ -65,13 +67,13 @@ def run(settings: Settings) -> None:
             broker = EmbeddedBroker(settings.kafka_bootstrap, settings.data_dir / "broker.log")
             broker.start()
         try:
-            _serve(settings, webhooks)
+            _serve(settings, webhooks, keys)
         finally:
             if broker is not None:
                 broker.stop()
 
 
-def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
+def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | None) -> None:
     topics = {
         settings.touchpoints_topic: settings.topic_partitions,
         settings.alerts_topic: settings.topic_partitions,
@@ -110,6 +112,7 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None) -> None:
                 projector,
                 health,
                 value,
+                keys,
             ),
             settings.http_host,
             settings.http_port,

@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     consumer_group: str = "touchstream-processors"
 
     http_host: str = Field("127.0.0.1", description="Bind address of the HTTP server.")
+    api_keys_file: Path | None = Field(
+        None,
+        description="JSON file of hashed API keys (`touchstream keys add`); unset: anonymous, "
+        "allowed on a loopback address only.",
+    )
+    allow_anonymous: bool = Field(
+        False,
+        description="Serve without API keys on a non-loopback address (behind a proxy that "
+        "authenticates).",
+    )
+    rate_limit_per_s: float = Field(
+        200.0, gt=0, description="Requests per second per API key (or client address); beyond: 429."
+    )
+    rate_limit_burst: int = Field(400, ge=1, description="Requests a key may send at once.")
+    api_key: SecretStr = Field(
+        SecretStr(""), description="The key the CLI presents to a running `up` that enforces keys."
+    )
     http_port: int = Field(8088, ge=0, le=65535)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     max_batch_events: int = Field(5000, ge=1, description="Events per ingest request.")

@@ -67,3 +67,10 @@ def test_publish_command_sends_valid_lines_and_reports_bad_ones(runtime: Runtime
     assert "line 2" in err and "line 3" in err
     sql = "SELECT count() AS n FROM cx.events WHERE id = 'cli-pub-1'"
     eventually(lambda: int(runtime.client.query(sql)[0]["n"]) == 1, timeout=10)
+
+
+def test_up_refuses_a_network_address_without_api_keys(tmp_path) -> None:
+    env = runtime_env(tmp_path)
+    env["TOUCHSTREAM_HTTP_HOST"] = "0.0.0.0"
+    message = failed_up(env)
+    assert len(message.splitlines()) == 1 and "TOUCHSTREAM_API_KEYS_FILE" in message

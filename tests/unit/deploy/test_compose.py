@@ -350,3 +350,11 @@ def test_prometheus_scrapes_every_service_kafka_through_its_exporter() -> None:
     assert f"kafka-exporter{exporter['web.listen-address']}" in _scraped()
     listeners = SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert f"//{exporter['kafka.server']}" in listeners  # the in-network listener
+
+
+def test_touchstream_reads_api_keys_from_a_mounted_git_ignored_directory() -> None:
+    for name in OURS:
+        keys_file = Path(SERVICES[name]["environment"]["TOUCHSTREAM_API_KEYS_FILE"])
+        host_dir = mounts(SERVICES[name])[str(keys_file.parent)]
+        assert (ROOT / host_dir).is_dir()
+        assert (ROOT / host_dir / ".gitignore").read_text().split()[0] == "*"

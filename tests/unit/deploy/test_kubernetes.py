@@ -43,7 +43,7 @@ CONTAINERS = {role: pod["spec"]["containers"][0] for role, pod in PODS.items()}
 CONTAINER = CONTAINERS["gateway"]
 per_role = pytest.mark.parametrize("role", ROLES)
 CONFIG = one("ConfigMap", "touchstream-config")["data"]
-(SECRET_GENERATOR,) = KUSTOMIZATION["secretGenerator"]
+SECRET_GENERATOR, KEYS_GENERATOR = KUSTOMIZATION["secretGenerator"]
 SECRET_EXAMPLE = dict(
     line.split("=", 1)
     for line in (K8S / "touchstream.secret.env.example").read_text().splitlines()
@@ -222,3 +222,17 @@ def test_the_image_is_pinned_by_kustomize(role: str) -> None:
     images = {i["name"]: i for i in KUSTOMIZATION["images"]}
     tag = images[CONTAINERS[role]["image"]]["newTag"]
     assert tag and tag != "latest"
+
+
+@per_role
+def test_the_api_keys_secret_is_mounted_where_the_setting_points(role: str) -> None:
+    keys_file = Path(CONFIG["TOUCHSTREAM_API_KEYS_FILE"])
+    (file_name,) = KEYS_GENERATOR["files"]
+    assert keys_file.name == file_name
+    assert file_name in (K8S / ".gitignore").read_text().split()  # never committed
+    volumes = {v["name"]: v for v in PODS[role]["spec"]["volumes"]}
+    mounts = [
+        m for m in CONTAINERS[role]["volumeMounts"] if m["mountPath"] == str(keys_file.parent)
+    ]
+    assert len(mounts) == 1 and mounts[0]["readOnly"] is True
+    assert volumes[mounts[0]["name"]]["secret"]["secretName"] == KEYS_GENERATOR["name"]
