@@ -10,7 +10,7 @@ Scopes:
 - `publish`: `POST /v1/events`, for events whose `source` and `type` match the key's patterns
   (shell-style, e.g. `/crm/*`, `cx.feedback.*`); an event outside them refuses the request (403).
 - `read`: queries (the ClickHouse-HTTP endpoint, the read API) and the alert feeds.
-- `admin`: operations (`POST /v1/value-model/fit`).
+- `admin`: operations (`POST /v1/value-model/fit`, `POST /v1/admin/replay`).
 
 `/healthz`, `/metrics` and `/ping` are open (probes, Prometheus, ClickHouse clients' ping).
 A key is presented as `Authorization: Bearer <key>`, `X-API-Key`, or the way ClickHouse clients
@@ -189,7 +189,7 @@ def required_scope(request: web.Request) -> Scope | None:
         return None
     if path == "/v1/events":
         return "publish"
-    if path.startswith("/v1/value-model"):
+    if path.startswith(("/v1/value-model", "/v1/admin/")):
         return "admin"
     return "read"  # everything else, including routes added later: closed by default
 

@@ -15,7 +15,7 @@ restart make it walk from the start again, which gives the same result.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -91,6 +91,12 @@ class ChurnWatch:
             self._pending[customer] = (fitted_at, walk)
             raised.extend(a for a in revisions if a.time >= earliest[customer])
         return raised
+
+    def forget(self, customers: Iterable[str]) -> None:
+        """Drop what is held about these customers (they are erased)."""
+        for customer in customers:
+            self._walks.pop(customer, None)
+            self._pending.pop(customer, None)
 
     def commit(self) -> None:
         """Keep the walks of the last batch: its alerts are published."""

@@ -297,6 +297,47 @@ def _fit_value_model(settings: Settings) -> None:
 
 
 @app.command()
+def replay() -> None:
+    """Rebuild every read model from the event archive and switch it in (docs/runbook.md)."""
+    from touchstream.projections.migrations import migrate
+    from touchstream.projections.warehouse import WarehouseError, open_warehouse
+    from touchstream.services.replay import ReplayReport, rebuild
+
+    settings = Settings()
+    client = _running(settings)
+    try:
+        if client is not None:  # `up` owns the warehouse: it rebuilds, its processors paused
+            client.timeout = 6 * 3600
+            with console.status("rebuilding inside the running touchstream (processing paused)…"):
+                status, body = client.post_json("/v1/admin/replay", {})
+            if status != 200:
+                raise ValueError((body or {}).get("error", f"HTTP {status}"))
+            report = ReplayReport(**body)
+        else:
+            with instance.data_dir_lock(settings.data_dir):
+                warehouse = open_warehouse(settings.resolved_warehouse_url)
+                try:
+                    migrate(warehouse)
+                    with console.status("rebuilding…") as status_line:
+
+                        def progress(r: ReplayReport) -> None:
+                            status_line.update(f"rebuilding… {r.events:,} archived events read")
+
+                        report = rebuild(warehouse, progress)
+                finally:
+                    warehouse.close()
+    except (ClientError, WarehouseError, instance.RuntimeBusy, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"rebuilt from {report.events:,} archived events in {report.seconds:.1f} s: "
+        f"{report.projected:,} projected, {report.erased:,} erased (not projectable), "
+        f"{report.invalid:,} no longer valid"
+    )
+    for table, rows in report.tables.items():
+        console.print(f"  cx.{table}: {rows['before']:,} → {rows['after']:,} rows")
+
+
+@app.command()
 def schema(
     cluster: Annotated[
         str, typer.Option(help="Cluster name or macro for ON CLUSTER / Distributed.")

@@ -8,7 +8,9 @@ Responses: 202 every event accepted; 207 some accepted, some rejected; 400 nothi
 (or the request itself is malformed); 401/403 no valid API key, or a key not allowed to publish
 one of the events' source or type (nothing is published; services/access.py); 413 body or
 batch too large; 415 unsupported content type; 429 rate limit; 503 the broker did not
-acknowledge (those events are reported `failed`: retry them).
+acknowledge (those events are reported `failed`: retry them), or the gateway is overloaded
+(`max_inflight_requests` requests in progress: the request was not read; retry after the
+`Retry-After` delay).
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ log = logging.getLogger(__name__)
 UNKNOWN_KIND = (metrics.UNKNOWN, metrics.UNKNOWN)
 
 
-def problem(status: int, message: str, **extra: Any) -> web.Response:
+def problem(status: int, message: str, retry_after: str = "5", **extra: Any) -> web.Response:
     metrics.INGEST_REQUESTS.labels(str(status)).inc()
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = {"Retry-After": retry_after} if status == 503 else None
     return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
@@ -64,6 +66,7 @@ class Gateway:
         self.settings = settings
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
+        self._inflight = 0  # requests being handled (one event loop: no lock needed)
 
     async def publisher(self) -> Publisher:
         """The producer, created on first use so that a gateway can start before the broker."""
@@ -83,6 +86,20 @@ class Gateway:
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
 
     async def post_events(self, request: web.Request) -> web.Response:
+        limit = self.settings.max_inflight_requests
+        if self._inflight >= limit:  # shed load: never queue without bound
+            return problem(
+                503,
+                f"overloaded: {limit} ingest requests are in progress; retry after the delay",
+                retry_after="1",
+            )
+        self._inflight += 1
+        try:
+            return await self._post_events(request)
+        finally:
+            self._inflight -= 1
+
+    async def _post_events(self, request: web.Request) -> web.Response:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:

@@ -17,6 +17,7 @@ from touchstream.services.gateway import Gateway
 from touchstream.services.projector import Projector
 from touchstream.services.query_endpoint import QueryEndpoint
 from touchstream.services.read_api import ReadApi
+from touchstream.services.replay import Replayer, replay_routes
 from touchstream.services.settings import Settings
 from touchstream.services.value_refit import ValueBook, value_routes
 
@@ -32,6 +33,7 @@ def build_http_app(
     health: HealthCheck,
     value: ValueBook | None = None,
     keys: KeyRing | None = None,
+    replayer: Replayer | None = None,
 ) -> web.Application:
     """The HTTP surfaces of one process. Without a gateway (the `processors` role) it serves
     only what probes, Prometheus and `touchstream value --fit` need. `keys`: the API keys to
@@ -57,6 +59,7 @@ def build_http_app(
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
             *value_routes(value or ValueBook(projector)),
+            *(replay_routes(replayer) if replayer else ()),
         ]
     )
     if gateway is None:  # the liveness route; the query endpoint serves it otherwise

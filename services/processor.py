@@ -32,6 +32,7 @@ from touchstream.events.catalog import INBOUND_EVENTS, EventInvalid
 from touchstream.events.dead_letter import DeadLetter
 from touchstream.events.envelope import CloudEvent
 from touchstream.events.kafka_binding import decode_record, encode_binary
+from touchstream.events.privacy import ErasureRequested
 from touchstream.projections.alerts import alert_row
 from touchstream.projections.churn_risk import RiskModel
 from touchstream.projections.dead_letters import (
@@ -39,13 +40,20 @@ from touchstream.projections.dead_letters import (
     dead_letter_row,
     refused_event_attr,
 )
+from touchstream.projections.erasure import (
+    anonymised,
+    anonymised_dead_letter,
+    dead_letter_customer,
+)
 from touchstream.projections.timeline import RecordOrigin, ingest_row
 from touchstream.projections.value_model import NotEnoughPurchases
 from touchstream.projections.warehouse import WarehouseError
 from touchstream.services import metrics
 from touchstream.services.churn_watch import ChurnWatch
+from touchstream.services.erasure import ErasureBook
 from touchstream.services.kafka_transport import StreamApp
 from touchstream.services.projector import Projector
+from touchstream.services.replay import Replayer
 from touchstream.services.segments import SegmentBook
 from touchstream.services.settings import Settings
 from touchstream.services.sla_watch import SlaWatch
@@ -157,7 +165,15 @@ class Pipeline:
         self.churn = ChurnWatch(projector, self.value, risk)
         self.health = TouchpointWatch(projector, settings.touchpoints_topic, partitions=partitions)
         self.sla = SlaWatch(projector)
+        self.erasures = ErasureBook(projector)
         self._judging = asyncio.Lock()
+
+    def forget_state(self) -> None:
+        """The read models were rebuilt (`touchstream replay`): drop what is held in memory, to be
+        read again from the new tables."""
+        self.segments = SegmentBook(self.projector)
+        self.churn = ChurnWatch(self.projector, self.value, self.churn.model)
+        self.health.resign()
 
     def is_judge(self) -> bool:
         """Whether this process judges what concerns the whole stream (touchpoint incidents,
@@ -187,13 +203,18 @@ class Pipeline:
         metrics.BATCH_SIZE.labels(topic).observe(len(records))
         decoded, letters = decode_all(records, INBOUND_TYPES)
         valid, rows = self._rows(decoded, letters)
+        requests, erased = await self._anonymise_erased(valid, rows)
         await self.segments.stamp(rows)
         await self.dead_letter(letters)
         fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
+        for request in requests:
+            await self.erasures.execute(request)
+        self.churn.forget(erased)
+        self.segments.forget(erased)
         # Alerts come from every valid event, not only the fresh ones: if a crash fell between
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
-        events = [event for event, _ in valid]
+        events = [event for event, _ in valid if _customer(event) not in erased]
         await self.health.record([(record.partition, event.time) for event, record in valid])
         alerts = await self.churn.alerts(events)
         async with self._judging:
@@ -206,6 +227,22 @@ class Pipeline:
                 await self.health.commit()
         _observe_detection(alerts, valid)
         self._observe(topic, valid, {row["id"] for row in fresh}, letters)
+
+    async def _anonymise_erased(
+        self, valid: list[tuple[CloudEvent, Record]], rows: list[dict]
+    ) -> tuple[list[ErasureRequested], set[str]]:
+        """Anonymise the rows of customers erased before (or by an erasure earlier in this
+        batch); return the batch's erasure requests and every erased customer it names."""
+        erased = await self.erasures.erased(_customer(event) for event, _ in valid)
+        requests = []
+        for index, (event, _) in enumerate(valid):
+            customer = _customer(event)
+            if customer in erased:
+                rows[index] = anonymised(rows[index])
+            if isinstance(event, ErasureRequested):
+                requests.append(event)
+                erased.add(customer)
+        return requests, erased
 
     async def raise_alerts(self, alerts: Sequence[AlertRaised]) -> None:
         records = [encode_binary(alert) for alert in alerts]
@@ -270,7 +307,12 @@ class Pipeline:
         valid, letters = decode_all(records, ALERT_TYPES)
         await self.dead_letter(letters)
         projected_at = now_utc()
-        rows = [alert_row(event, projected_at) for event, _ in valid]  # type: ignore[arg-type]
+        erased = await self.erasures.erased(_customer(event) for event, _ in valid)
+        rows = [
+            alert_row(event, projected_at)  # type: ignore[arg-type]
+            for event, _ in valid
+            if _customer(event) not in erased
+        ]
         fresh = await self.projector.insert_new(
             "cx.alerts", rows, _by("event_id"), _EXISTING_ALERTS
         )
@@ -280,6 +322,11 @@ class Pipeline:
 
     async def dead_letters(self, records: Sequence[Record]) -> None:
         rows = [dead_letter_row(DeadLetter.from_record(r.key, r.value, r.headers)) for r in records]
+        erased = await self.erasures.erased(dead_letter_customer(row) for row in rows)
+        rows = [
+            anonymised_dead_letter(row) if dead_letter_customer(row) in erased else row
+            for row in rows
+        ]
         fresh = await self.projector.insert_new(
             "cx.dead_letters", rows, dead_letter_key, _EXISTING_LETTERS
         )
@@ -287,6 +334,10 @@ class Pipeline:
         metrics.tally(
             metrics.PROCESSED_EVENTS, (self.settings.deadletter_topic, "projected"), kinds
         )
+
+
+def _customer(event: CloudEvent) -> str:
+    return vars(event.data).get("customer_id") or ""
 
 
 def _observe_detection(
@@ -348,7 +399,10 @@ def _record(event: faust.EventT) -> Record:
 
 
 def build_app(
-    settings: Settings, projector: Projector, value: ValueBook | None = None
+    settings: Settings,
+    projector: Projector,
+    value: ValueBook | None = None,
+    replayer: Replayer | None = None,
 ) -> faust.App:
     """The faust app with its three agents, configured from `settings`."""
     timeouts = settings.group_timeouts
@@ -399,6 +453,8 @@ def build_app(
     pipeline = Pipeline(
         settings, projector, send, value, assigned, lambda: range(settings.topic_partitions)
     )
+    if replayer is not None:
+        replayer.after_switch.append(pipeline.forget_state)
 
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:

@@ -32,6 +32,7 @@ from touchstream.services.http_server import HttpService, build_http_app
 from touchstream.services.instance import data_dir_lock
 from touchstream.services.processor import build_app
 from touchstream.services.projector import Projector
+from touchstream.services.replay import Replayer
 from touchstream.services.settings import Settings
 from touchstream.services.value_refit import ValueBook
 from touchstream.services.webhooks import WebhookConfig, WebhookService
@@ -95,9 +96,11 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
         value = ValueBook(projector)  # one value model for the processors and the HTTP server
         processing = settings.role in ("all", "processors")
         app = None
+        # a rebuild inside `up` pauses its processors; with replicas, the others would write on
+        replayer = Replayer(projector) if settings.role == "all" else None
         if processing:
             warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
-            app = build_app(settings, projector, value)
+            app = build_app(settings, projector, value, replayer)
 
         def health() -> dict[str, bool]:
             if app is None:  # the gateway serves as soon as it listens
@@ -113,6 +116,7 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
                 health,
                 value,
                 keys,
+                replayer,
             ),
             settings.http_host,
             settings.http_port,

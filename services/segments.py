@@ -10,7 +10,7 @@ partition, so they are projected in log order). Segments seen recently are kept 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from touchstream.services.projector import Projector
@@ -29,6 +29,11 @@ class SegmentBook:
         self.capacity = capacity
         self._segments: OrderedDict[str, str] = OrderedDict()
 
+    def forget(self, customers: Iterable[str]) -> None:
+        """Drop what is held about these customers (they are erased)."""
+        for customer in customers:
+            self._segments.pop(customer, None)
+
     async def stamp(self, rows: Sequence[dict[str, Any]]) -> None:
         """Fill in the `segment` of every row of a batch, in log order."""
         customers = {r["customer_id"] for r in rows if r["customer_id"]}
@@ -38,16 +43,22 @@ class SegmentBook:
             stored = await self.projector.query(_KNOWN_SEGMENTS, {"ids": sorted(missing)})
             found = {r["customer_id"]: r["segment"] for r in stored}
             current.update((customer, found.get(customer, "")) for customer in missing)
-        for row in rows:
-            customer = row["customer_id"]
-            if not customer:
-                continue
-            if row["segment"]:
-                current[customer] = row["segment"]
-            else:
-                row["segment"] = current[customer]
+        carry_segments(rows, current)
         for customer, segment in current.items():
             self._segments[customer] = segment
             self._segments.move_to_end(customer)
         while len(self._segments) > self.capacity:
             self._segments.popitem(last=False)
+
+
+def carry_segments(rows: Sequence[dict[str, Any]], current: dict[str, str]) -> None:
+    """Stamp rows in log order with their customer's segment as known so far (`current`, updated
+    as rows state a segment); rows without a customer are left alone."""
+    for row in rows:
+        customer = row["customer_id"]
+        if not customer:
+            continue
+        if row["segment"]:
+            current[customer] = row["segment"]
+        else:
+            row["segment"] = current.get(customer, "")

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     max_batch_events: int = Field(5000, ge=1, description="Events per ingest request.")
     publish_timeout_s: float = Field(10.0, gt=0, description="Broker ack wait before 503.")
+    max_inflight_requests: int = Field(
+        32,
+        ge=1,
+        description="Ingest requests handled at once; beyond: 503 at once, without reading the "
+        "body (so memory stays bounded by this times the body limit).",
+    )
 
     consumer_fetch_wait_s: float = Field(
         0.05,

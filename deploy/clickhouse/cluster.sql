@@ -31,6 +31,7 @@
 --   cx.value_models             ReplacingMergeTree     cityHash64(fitted_at)
 --   cx.customer_value           ReplacingMergeTree     cityHash64(customer_id)
 --   cx.stream_progress          ReplacingMergeTree     cityHash64(stream, partition)
+--   cx.erasures                 ReplacingMergeTree     cityHash64(subject_sha256, erasure_id)
 
 -- ==================== database and migrations ledger ====================
 CREATE DATABASE IF NOT EXISTS cx ON CLUSTER '{cluster}';
@@ -1175,3 +1176,23 @@ AS cx.stream_progress_local
 ENGINE = Distributed('{cluster}', cx, stream_progress_local, cityHash64(stream, partition));
 
 INSERT INTO cx.schema_migrations (version, name) VALUES (7, 'stream_progress');
+
+-- ==================== 0008_erasures ====================
+CREATE TABLE IF NOT EXISTS cx.erasures_local ON CLUSTER '{cluster}'
+(
+    subject_sha256 String,
+    erasure_id String,
+    requested_by String,
+    reason String,
+    requested_at DateTime64(3, 'UTC'),
+    executed_at DateTime64(3, 'UTC'),
+    rows_removed Map(String, UInt64)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', executed_at)
+ORDER BY (subject_sha256, erasure_id);
+
+CREATE TABLE IF NOT EXISTS cx.erasures ON CLUSTER '{cluster}'
+AS cx.erasures_local
+ENGINE = Distributed('{cluster}', cx, erasures_local, cityHash64(subject_sha256, erasure_id));
+
+INSERT INTO cx.schema_migrations (version, name) VALUES (8, 'erasures');
