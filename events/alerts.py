@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from touchstream.events.envelope import CloudEvent, Payload
+from touchstream.events.envelope import CloudEvent, EventId, Payload
 from touchstream.events.vocabulary import (
     Channel,
     CustomerId,
@@ -39,7 +39,7 @@ class AlertRaisedData(Payload):
     customer_id: CustomerId | None = None
     touchpoint: Touchpoint | None = None
     reasons: Annotated[list[Reason], Field(min_length=1)]
-    evidence: Annotated[list[Reference], Field(min_length=1, description="Event ids.")]
+    evidence: Annotated[list[EventId], Field(min_length=1, description="Event ids.")]
     suggested_action: ShortText | None = None
     raised_at: AwareDatetime
     revision: int = Field(1, ge=1)

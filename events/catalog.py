@@ -91,9 +91,9 @@ def parse_event(obj: Any) -> CloudEvent:
     event_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
     if not isinstance(obj, dict):
         raise EventInvalid([FieldError("", "an event must be a JSON object")], event_id)
-    if obj.get("type") not in EVENT_TYPES:
+    got = obj.get("type")
+    if not isinstance(got, str) or got not in EVENT_TYPES:  # a list or object is not hashable
         known = ", ".join(sorted(EVENT_TYPES))
-        got = obj.get("type")
         reason = "missing" if got is None else f"unknown event type {got!r}; known types: {known}"
         raise EventInvalid([FieldError("type", reason)], event_id)
     try:

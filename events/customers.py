@@ -9,7 +9,14 @@ from pydantic import Field, StringConstraints
 from touchstream.events.envelope import CloudEvent, Payload
 from touchstream.events.vocabulary import CustomerId, ShortText, Slug
 
-AttributeValue = str | int | float | bool
+# What JSON and the warehouse carry unchanged: no NaN or infinity, 64-bit integers, and text
+# short enough that 50 attributes keep an event far below a Kafka record's size limit.
+AttributeValue = (
+    Annotated[str, StringConstraints(max_length=1024)]
+    | Annotated[int, Field(ge=-(2**63), lt=2**63)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+)
 
 
 class Consent(Payload):

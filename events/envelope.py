@@ -9,9 +9,11 @@ timezone), and `data` is always a JSON object.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -31,6 +33,16 @@ CORE_ATTRIBUTES = frozenset(
     {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"}
 )
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+#: Bounds that keep every valid event well inside one Kafka record (1 MB by default), so
+#: that an event the gateway accepts can always be published, and dead-lettered if need be.
+MAX_EXTENSIONS = 50
+MAX_EXTENSION_CHARS = 1024
+#: CloudEvents' Integer type is 32-bit.
+_INT32 = range(-(2**31), 2**31)
+#: Event times the read models hold faithfully: the hourly and daily tables are ClickHouse
+#: `DateTime` and `Date`, which begin in 1970 and end in 2106.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -43,6 +55,22 @@ def _json_media_type(value: object) -> object:
         if charset in ("", "utf-8", "utf8"):
             return JSON_CONTENT_TYPE
     return value
+
+
+def _within_warehouse_range(moment: datetime) -> datetime:
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError(
+            f"must be on or after {EARLIEST_TIME:%Y-%m-%d} and before {LATEST_TIME:%Y-%m-%d} "
+            f"(UTC), got {moment.isoformat()}"
+        )
+    return moment
+
+
+EventTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_within_warehouse_range),
+    Field(description="When it happened, with a time zone; from 1970 to before 2100 (UTC)."),
+]
 
 
 class Payload(BaseModel):
@@ -64,7 +92,7 @@ class CloudEvent(BaseModel):
     id: EventId
     source: Source
     type: str
-    time: AwareDatetime
+    time: EventTime
     subject: Annotated[str, StringConstraints(max_length=1024)] | None = None
     datacontenttype: Annotated[Literal["application/json"], BeforeValidator(_json_media_type)] = (
         JSON_CONTENT_TYPE
@@ -75,7 +103,12 @@ class CloudEvent(BaseModel):
 
     @model_validator(mode="after")
     def _check_extensions(self) -> CloudEvent:
-        for name, value in (self.model_extra or {}).items():
+        extensions = self.model_extra or {}
+        if len(extensions) > MAX_EXTENSIONS:
+            raise ValueError(
+                f"at most {MAX_EXTENSIONS} extension attributes, got {len(extensions)}"
+            )
+        for name, value in extensions.items():
             if not _EXTENSION_NAME.fullmatch(name):
                 raise ValueError(
                     f"extension attribute {name!r} must be 1-20 lowercase letters or digits"
@@ -84,6 +117,17 @@ class CloudEvent(BaseModel):
                 raise ValueError(
                     f"extension attribute {name!r} must be a string, integer or boolean"
                 )
+            if isinstance(value, str) and len(value) > MAX_EXTENSION_CHARS:
+                raise ValueError(
+                    f"extension attribute {name!r} is longer than {MAX_EXTENSION_CHARS} characters"
+                )
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError:  # a lone surrogate: no binding can carry it
+                    raise ValueError(f"extension attribute {name!r} is not valid Unicode") from None
+            if isinstance(value, int) and not isinstance(value, bool) and value not in _INT32:
+                raise ValueError(f"extension attribute {name!r} must be a 32-bit integer")
         return self
 
     @property

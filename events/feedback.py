@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -13,6 +13,7 @@ from touchstream.events.vocabulary import (
     FreeText,
     JourneyStage,
     Language,
+    NotBoolean,
     Reference,
     ShortText,
     Touchpoint,
@@ -25,8 +26,8 @@ class ServqualItem(Payload):
     """Expectation and perception of one service-quality dimension, both on a 1-7 scale."""
 
     dimension: ServqualDimension
-    expectation: float = Field(ge=1, le=7, allow_inf_nan=False)
-    perception: float = Field(ge=1, le=7, allow_inf_nan=False)
+    expectation: Annotated[float, Field(ge=1, le=7, allow_inf_nan=False), NotBoolean]
+    perception: Annotated[float, Field(ge=1, le=7, allow_inf_nan=False), NotBoolean]
 
 
 class SurveyAnsweredData(Payload):
@@ -35,11 +36,15 @@ class SurveyAnsweredData(Payload):
     touchpoint: Touchpoint = Field(description="The touchpoint the survey rates.")
     channel: Channel | None = None
     stage: JourneyStage | None = None
-    nps: int | None = Field(None, ge=0, le=10, description="Likelihood to recommend, 0-10.")
-    csat: int | None = Field(None, ge=1, le=10, description="Satisfaction on `csat_scale`.")
+    nps: Annotated[int, Field(ge=0, le=10), NotBoolean] | None = Field(
+        None, description="Likelihood to recommend, 0-10."
+    )
+    csat: Annotated[int, Field(ge=1, le=10), NotBoolean] | None = Field(
+        None, description="Satisfaction on `csat_scale`."
+    )
     csat_scale: Literal[5, 7, 10] = 5
-    ces: int | None = Field(
-        None, ge=1, le=7, description="Effort on `ces_scale` (higher = harder)."
+    ces: Annotated[int, Field(ge=1, le=7), NotBoolean] | None = Field(
+        None, description="Effort on `ces_scale` (higher = harder)."
     )
     ces_scale: Literal[5, 7] = 7
     servqual: list[ServqualItem] = Field(default_factory=list, max_length=5)

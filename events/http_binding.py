@@ -103,8 +103,10 @@ def _binary_event(
         if name in repeated:
             errors.append(FieldError(attr, f"header {name!r} appears more than once"))
         try:
-            obj[attr] = unquote(value, errors="strict")
-        except UnicodeDecodeError:
+            text = unquote(value, errors="strict")
+            text.encode()  # raw non-UTF-8 header bytes reach us as surrogate escapes
+            obj[attr] = text
+        except UnicodeError:
             errors.append(FieldError(attr, f"header {name!r} is not percent-encoded UTF-8"))
     if errors:
         return EventInvalid(errors, obj.get("id"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from touchstream.events.catalog import EVENT_TYPES
-from touchstream.events.envelope import CloudEvent
+from touchstream.events.envelope import MAX_EXTENSION_CHARS, MAX_EXTENSIONS, CloudEvent
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -27,12 +27,23 @@ _ENVELOPE_NOTE = (
     "A CloudEvents 1.0 event of type `{type}`, in structured mode "
     "(application/cloudevents+json). Touchstream requires `time`, with a timezone. "
     "In Kafka or HTTP binary mode the attributes travel as ce_ headers and `data` as the "
-    "message body. Extension attributes are 1-20 lowercase letters or digits with a string, "
-    "integer or boolean value."
+    "message body. Extension attributes (at most {max_extensions}) are 1-20 lowercase letters "
+    "or digits with a string (at most {max_chars} characters), 32-bit integer or boolean value."
 )
 # What the envelope's model validator checks for extensions, stated so a schema validator can.
 _EXTENSION_NAME = {"pattern": "^[a-z0-9]{1,20}$"}
-_EXTENSION_VALUE = {"type": ["string", "integer", "boolean"]}
+_EXTENSION_VALUE = {
+    "type": ["string", "integer", "boolean"],
+    "maxLength": MAX_EXTENSION_CHARS,
+    "minimum": -(2**31),
+    "maximum": 2**31 - 1,
+}
+
+
+def _note(type_name: str) -> str:
+    return _ENVELOPE_NOTE.format(
+        type=type_name, max_extensions=MAX_EXTENSIONS, max_chars=f"{MAX_EXTENSION_CHARS:,}"
+    )
 
 
 def schema_for(event_cls: type[CloudEvent]) -> dict[str, Any]:
@@ -44,7 +55,7 @@ def schema_for(event_cls: type[CloudEvent]) -> dict[str, Any]:
         "$schema": DIALECT,
         "$id": f"{ID_PREFIX}{type_name}",
         "title": f"{event_cls.__name__} ({type_name})",
-        "description": f"{doc} {_ENVELOPE_NOTE.format(type=type_name)}".strip(),
+        "description": f"{doc} {_note(type_name)}".strip(),
     }
     schema.update(header)
     # `type` and `specversion` have model defaults, but other CloudEvents readers need them.

@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 CustomerId = Annotated[
     str,
@@ -33,9 +33,20 @@ Touchpoint = Annotated[
         examples=["call_center", "delivery", "billing"],
     ),
 ]
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON `true` is no score: pydantic would read it as 1 (an NPS detractor)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+#: For numeric fields: a boolean is refused rather than read as 0 or 1.
+NotBoolean = BeforeValidator(_not_a_boolean)
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False), NotBoolean]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(examples=["CNY", "USD"])]
 

@@ -19,6 +19,7 @@ committed ahead of the read models.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -63,6 +64,9 @@ from touchstream.services.value_refit import ValueBook
 log = logging.getLogger(__name__)
 
 SLA_CHECK_INTERVAL_S = 10.0
+#: Largest record the processors publish: a refused record of up to 2 MiB and its headers.
+DEAD_LETTER_MAX_BYTES = 2 * 1024 * 1024 + 64 * 1024
+DEAD_LETTER_MAX_VALUE = 2 * 1024 * 1024
 INBOUND_TYPES = frozenset(cls.model_fields["type"].default for cls in INBOUND_EVENTS)
 ALERT_TYPES = frozenset({AlertRaised.model_fields["type"].default})
 
@@ -100,9 +104,14 @@ def now_utc() -> datetime:
 
 
 def _letter(record: Record, reason: str, failed_at: str) -> DeadLetter:
+    value = record.value
+    if value is not None and len(value) > DEAD_LETTER_MAX_VALUE:  # it could not be published
+        digest = hashlib.sha256(value).hexdigest()
+        reason = f"{reason} (value of {len(value):,} bytes not kept: too large; SHA-256 {digest})"
+        value = None
     return DeadLetter(
         key=record.key,
-        value=record.value,
+        value=value,
         headers=record.headers,
         reason=reason,
         source_topic=record.topic,
@@ -268,14 +277,16 @@ class Pipeline:
         letters: list[DeadLetter],
     ) -> None:
         now = time.time()
+        unseen = set(fresh_ids)  # an id inserted from this batch: only its first record is new
+        kinds: dict[bool, list[tuple[str, str]]] = {True: [], False: []}
         for event, record in valid:
+            new = event.id in unseen
+            unseen.discard(event.id)
             if record.timestamp:
                 metrics.EVENT_TO_PROJECTED_SECONDS.observe(max(0.0, now - record.timestamp))
-            if event.id in fresh_ids:
+            if new:
                 metrics.EVENT_TIME_LAG_SECONDS.observe(max(0.0, now - event.time.timestamp()))
-        kinds = {True: [], False: []}
-        for event, _ in valid:
-            kinds[event.id in fresh_ids].append((event.type, event.source))
+            kinds[new].append((event.type, event.source))
         counts = metrics.PROCESSED_EVENTS
         metrics.tally(counts, (topic, "projected"), kinds[True])
         metrics.tally(counts, (topic, "duplicate"), kinds[False])
@@ -419,6 +430,10 @@ def build_app(
         broker_rebalance_timeout=timeouts["rebalance"],
         broker_heartbeat_interval=timeouts["heartbeat"],
         producer_acks=-1,
+        # A refused record is dead-lettered whole, plus its dlq_ headers: the producer must take a
+        # record as large as the touchpoints topic may hold (faust's default, 1 MB, is smaller
+        # than Kafka's), or that batch would be retried forever and its partition stop.
+        producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         broker_commit_every=settings.batch_max_events,
         broker_commit_interval=1.0,
         # Do not wait for buffered events at shutdown: a batch stuck retrying the warehouse
