@@ -11,6 +11,13 @@ One run, on a fresh embedded stack of its own (temporary data directory, free po
    and event → alert, p50 / p99 / max;
 5. resources — peak RSS and CPU seconds of each process (the `up` process and the broker).
 
+`--soak SECONDS` runs a soak instead: the same mix published at a fixed rate for that long
+(default: half the end-to-end maximum measured on a short burst first), sampling every 10 s the
+RSS and CPU time of each process and the events published and projected. It reports each
+process's RSS after the warm-up, at the end and at most, the least-squares slope in MiB per
+minute after the warm-up, and whether the backlog (published but not yet projected) stayed
+bounded.
+
 Numbers only ever go to the report (a table, and JSON with --json), never into assertions.
 """
 
@@ -26,14 +33,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import linear_regression
 from typing import Any
 
 import orjson
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from touchstream.events.catalog import parse_event
@@ -48,6 +59,13 @@ EVENTS_PER_CUSTOMER = 16.5
 #: Share of the benchmark's events that carry free text (issue: about 20%, both languages).
 TEXT_SHARE = 0.2
 TOPIC = "cx.touchpoints.v1"
+SAMPLE_EVERY_S = 10.0
+#: Soak samples before this are left out of the start RSS and the slopes: caches, the chDB
+#: engine and the detectors' state settle first.
+WARMUP_S = 60.0
+MIN_SOAK_S = WARMUP_S + 3 * SAMPLE_EVERY_S
+#: Events of the burst that measures the end-to-end maximum when a soak is given no rate.
+BURST_EVENTS = 10_000
 
 
 @dataclass
@@ -91,13 +109,21 @@ def machine() -> dict[str, Any]:
 
 
 def _proc_stats(pid: int) -> dict[str, float]:
-    """Peak RSS (MiB) and CPU seconds of a live process, from /proc."""
+    """Current and peak RSS (MiB) and CPU seconds of a live process, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    kib = {
+        name: int(value.split()[0])
+        for name, value in (line.split(":", 1) for line in status)
+        if name in ("VmRSS", "VmHWM")
+    }
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
-    return {"peak_rss_mib": round(peak_kb / 1024, 1), "cpu_seconds": round(cpu, 1)}
+    return {
+        "rss_mib": round(kib["VmRSS"] / 1024, 1),
+        "peak_rss_mib": round(kib["VmHWM"] / 1024, 1),
+        "cpu_seconds": round(cpu, 1),
+    }
 
 
 def _children(pid: int) -> list[int]:
@@ -267,8 +293,14 @@ def _publish(bootstrap: str, events: list[dict[str, Any]]) -> float:
     return len(typed) / elapsed
 
 
-def _publish_at_rate(bootstrap: str, events: list[dict[str, Any]], rate: float) -> None:
-    """Publish with each event's time set to its send time, paced at `rate` events/s."""
+def _publish_at_rate(
+    bootstrap: str,
+    events: list[dict[str, Any]],
+    rate: float,
+    on_ack: Callable[[Any], object] | None = None,
+) -> None:
+    """Publish with each event's time set to its send time, paced at `rate` events/s; `on_ack`
+    is called as the broker acknowledges each one, from this thread or the producer's."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -280,7 +312,9 @@ def _publish_at_rate(bootstrap: str, events: list[dict[str, Any]], rate: float) 
             time.sleep(pause)
         stamped = dict(raw, time=datetime.now(UTC).isoformat(timespec="milliseconds"))
         record = encode_binary(parse_event(stamped))
-        producer.send(TOPIC, key=record.key, value=record.value, headers=record.headers)
+        sent = producer.send(TOPIC, key=record.key, value=record.value, headers=record.headers)
+        if on_ack:
+            sent.add_callback(on_ack)
     producer.flush(60)
     producer.close()
 
@@ -368,6 +402,194 @@ def run_bench(
     return report
 
 
+@dataclass
+class SoakSample:
+    t_s: float  # seconds since publishing started
+    published: int  # acknowledged by the broker
+    projected: int  # in the archive
+    rss_mib: dict[str, float]
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SoakReport:
+    rate_eps: float
+    seconds: float
+    warmup_s: float
+    text_share: float
+    machine: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)
+    processes: dict[str, dict[str, float]] = field(default_factory=dict)
+    samples: list[SoakSample] = field(default_factory=list)
+
+
+def summarise_soak(
+    samples: list[SoakSample], warmup_s: float
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """The pipeline's and each process's figures from the samples; start values and slopes from
+    the samples after the warm-up only."""
+    settled = [s for s in samples if s.t_s >= warmup_s]
+    if len(settled) < 2:
+        raise ValueError("a soak needs at least two samples after the warm-up")
+    first, last = settled[0], settled[-1]
+    minutes = [s.t_s / 60 for s in settled]
+    processes = {
+        name: {
+            "start_rss_mib": first.rss_mib[name],
+            "end_rss_mib": last.rss_mib[name],
+            "max_rss_mib": max(s.rss_mib[name] for s in samples),
+            "slope_mib_per_min": linear_regression(
+                minutes, [s.rss_mib[name] for s in settled]
+            ).slope,
+        }
+        for name in last.rss_mib
+    }
+    backlog = [s.published - s.projected for s in settled]
+    backlog_slope = linear_regression(minutes, backlog).slope
+    published_eps = (last.published - first.published) / (last.t_s - first.t_s)
+    results = {
+        "events_published": last.published,
+        "events_projected": last.projected,
+        "published_eps": last.published / last.t_s,
+        "projected_eps_after_warmup": (last.projected - first.projected) / (last.t_s - first.t_s),
+        "backlog_end": backlog[-1],
+        "backlog_max_after_warmup": max(backlog),
+        "backlog_slope_per_min": backlog_slope,
+        # Kept up: over the settled window the backlog grew by less than one sampling
+        # interval's worth of publishing (micro-batches make it saw-toothed, not flat).
+        "backlog_bounded": backlog_slope * (minutes[-1] - minutes[0])
+        < published_eps * SAMPLE_EVERY_S,
+    }
+    return results, processes
+
+
+class _Acks:
+    """Counts the records the broker acknowledged. Not the topic's end offsets: Tansu's
+    ListOffsets answers fewer than the records it holds."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, _metadata: object) -> None:
+        # from the producer's I/O thread, or the sending one if the ack came first
+        with self._lock:
+            self.count += 1
+
+
+def _max_end_to_end(stack: Stack, events: list[dict[str, Any]]) -> float:
+    """Events/s from the first publish of a burst until its last event is queryable."""
+    before = stack.archived()
+    start = time.perf_counter()
+    _publish(stack.bootstrap, events)
+    return len(events) / (stack.wait_archived(before + len(events)) - start)
+
+
+def _soak(
+    stack: Stack, events: list[dict[str, Any]], rate: float
+) -> tuple[list[SoakSample], float]:
+    """Publish `events` at `rate` in a thread while sampling every SAMPLE_EVERY_S; then the
+    samples and the seconds the pipeline took to drain the backlog after the last publish."""
+    acks = _Acks()
+    base = stack.archived()  # what a burst left, all of it projected
+
+    def sample() -> SoakSample:
+        stats = stack.process_stats()
+        return SoakSample(
+            t_s=round(time.perf_counter() - start, 1),
+            published=acks.count,
+            projected=stack.archived() - base,
+            rss_mib={name: s["rss_mib"] for name, s in stats.items()},
+            cpu_seconds={name: s["cpu_seconds"] for name, s in stats.items()},
+        )
+
+    publishing: Future[None] = Future()
+
+    def publish() -> None:
+        try:
+            publishing.set_result(_publish_at_rate(stack.bootstrap, events, rate, acks))
+        except Exception as exc:
+            publishing.set_exception(exc)
+
+    samples: list[SoakSample] = []
+    start = time.perf_counter()
+    # A daemon thread, so that Ctrl-C ends the run instead of waiting for the publishing.
+    threading.Thread(target=publish, daemon=True).start()
+    while True:
+        samples.append(sample())
+        if publishing.done():
+            break
+        next_at = start + len(samples) * SAMPLE_EVERY_S
+        wait([publishing], timeout=max(0.0, next_at - time.perf_counter()))
+    publishing.result()
+    ended = time.perf_counter()
+    try:
+        drain_s = stack.wait_archived(base + samples[-1].published, timeout=600) - ended
+    except TimeoutError:
+        drain_s = float("nan")
+    return samples, drain_s
+
+
+def run_soak(seconds: float, rate: float | None, partitions: int, seed: int = 11) -> SoakReport:
+    workdir = Path(tempfile.mkdtemp(prefix="touchstream-soak-"))
+    stack = Stack(workdir, partitions)
+    try:
+        with console.status("starting the embedded stack…"):
+            stack.start()
+        if rate is None:
+            with console.status(f"measuring the end-to-end maximum on {BURST_EVENTS:,} events…"):
+                burst = _events(BURST_EVENTS, seed + 1000)  # another seed: other event ids
+                rate = max(100.0, _max_end_to_end(stack, burst) / 2)
+        count = round(rate * seconds)
+        with console.status(f"generating {count:,} events…"):
+            payload = _events(count, seed)
+        report = SoakReport(
+            rate_eps=rate,
+            seconds=seconds,
+            warmup_s=WARMUP_S,
+            text_share=round(text_share(payload), 3),
+            machine=machine(),
+        )
+        with console.status(f"soak: {rate:,.0f} events/s for {seconds:,.0f} s…"):
+            report.samples, drain_s = _soak(stack, payload, rate)
+        report.results, report.processes = summarise_soak(report.samples, WARMUP_S)
+        report.results["drain_s_after_last_publish"] = drain_s
+        for name, stats in stack.process_stats().items():
+            report.processes[name].update(
+                peak_rss_mib=stats["peak_rss_mib"], cpu_seconds=stats["cpu_seconds"]
+            )
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def render_soak(report: SoakReport) -> Group:
+    r = report.results
+    pipeline = Table(
+        title=f"touchstream soak — {report.rate_eps:,.0f} events/s for {report.seconds:,.0f} s "
+        f"({report.text_share:.0%} with free text; warm-up {report.warmup_s:.0f} s)"
+    )
+    pipeline.add_column("measure")
+    pipeline.add_column("value", justify="right")
+    for name, value in r.items():
+        shown = ("yes" if value else "NO") if isinstance(value, bool) else f"{value:,.0f}"
+        pipeline.add_row(name.replace("_", " "), shown)
+    memory = Table(title="RSS MiB per process (start = end of warm-up; slope after warm-up)")
+    memory.add_column("process")
+    for heading in ("start", "end", "max", "slope MiB/min", "peak (VmHWM)", "CPU s"):
+        memory.add_column(heading, justify="right")
+    for process, s in report.processes.items():
+        memory.add_row(
+            process,
+            *(f"{s[k]:,.0f}" for k in ("start_rss_mib", "end_rss_mib", "max_rss_mib")),
+            f"{s['slope_mib_per_min']:+.2f}",
+            f"{s['peak_rss_mib']:,.0f}",
+            f"{s['cpu_seconds']:,.1f}",
+        )
+    return Group(pipeline, memory)
+
+
 def render(report: BenchReport) -> Table:
     table = Table(
         title=f"touchstream bench — {report.events:,} events "
@@ -384,5 +606,5 @@ def render(report: BenchReport) -> Table:
     return table
 
 
-def save(report: BenchReport, path: Path) -> None:
+def save(report: BenchReport | SoakReport, path: Path) -> None:
     path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")

@@ -182,19 +182,41 @@ def demo(
 def bench(
     events: Annotated[int, typer.Option(help="Events to push through the pipeline.")] = 200_000,
     rate: Annotated[
-        float | None, typer.Option(help="Fixed rate for the latency run (default: half max).")
+        float | None,
+        typer.Option(help="Fixed rate of the latency run or the soak (default: half max)."),
     ] = None,
     partitions: Annotated[int, typer.Option(help="Partitions of the bench topics.")] = 4,
     gateway_events: Annotated[int, typer.Option(help="Events sent through HTTP.")] = 20_000,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
     ] = None,
+    soak: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Instead: publish at a fixed rate this long, sampling memory and backlog.",
+        ),
+    ] = None,
 ) -> None:
-    """Measure the embedded pipeline end to end against this machine's raw ceilings."""
-    from touchstream.services.bench import render, run_bench, save
+    """Measure the embedded pipeline end to end against this machine's raw ceilings, or with
+    --soak whether its memory and backlog stay flat at a fixed rate."""
+    from touchstream.services.bench import (
+        MIN_SOAK_S,
+        render,
+        render_soak,
+        run_bench,
+        run_soak,
+        save,
+    )
 
-    report = run_bench(events, rate, partitions, gateway_events)
-    console.print(render(report))
+    if soak is not None:
+        if soak < MIN_SOAK_S:
+            raise _fail(f"--soak needs at least {MIN_SOAK_S:.0f} s (60 s of warm-up, then samples)")
+        report = run_soak(soak, rate, partitions)
+        console.print(render_soak(report))
+    else:
+        report = run_bench(events, rate, partitions, gateway_events)
+        console.print(render(report))
     if json_out:
         save(report, json_out)
         console.print(f"report written to {json_out}")
