@@ -15,7 +15,6 @@ Touchstream never counts the same id twice.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -69,6 +68,7 @@ class Publisher:
             bootstrap_servers, acks, enable_idempotence, delivery_timeout_s, producer_config
         )
         self._max_block_s = config["max_block_ms"] / 1000
+        self._answered = time.monotonic()  # when the broker last answered a send
         try:
             self._producer = KafkaProducer(**config)
         except KafkaError as exc:
@@ -108,29 +108,68 @@ class Publisher:
         except KafkaError as exc:  # e.g. a record larger than the broker allows
             result.set_result(Delivery(event.id, accepted=False, error=_describe(exc)))
             return result
-        sent.add_callback(_acknowledged, result, event.id)
-        sent.add_errback(_failed, result, event.id)
+        sent.add_callback(self._acknowledged, result, event.id)
+        sent.add_errback(self._failed, result, event.id)
         return result
+
+    def _acknowledged(self, result: Future[Delivery], event_id: str, meta: RecordMetadata) -> None:
+        self._answered = time.monotonic()
+        result.set_result(Delivery(event_id, True, meta.partition, meta.offset))
+
+    def _failed(self, result: Future[Delivery], event_id: str, exc: BaseException) -> None:
+        self._answered = time.monotonic()
+        result.set_result(Delivery(event_id, accepted=False, error=_describe(exc)))
 
     def publish(
         self, events: Iterable[CloudEvent | Mapping[str, Any]], timeout: float | None = None
     ) -> list[Delivery]:
         """Send all events and wait for the broker; one `Delivery` per event, in input order.
 
-        Never raises for a broker problem: events that could not be sent or acknowledged in
-        time come back with `accepted=False` and the reason.
+        Never raises for a broker problem, and never waits forever: events that could not be
+        sent, or were not acknowledged within `timeout` (without one: while the broker went
+        `delivery_timeout_s` without answering), come back with `accepted=False` and the reason.
         """
         pending = list(events)
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._answered = time.monotonic()  # the broker's silence counts from now
         futures: list[Future[Delivery]] = []
         for index, event in enumerate(pending):
             try:
                 futures.append(self.submit(event))
             except BrokerUnavailable as exc:
-                return _collect(futures, pending, deadline) + _not_sent(pending[index:], exc)
-        with contextlib.suppress(TimeoutError):  # each unacknowledged event is reported below
-            self.flush(_remaining(deadline))
-        return _collect(futures, pending, deadline)
+                return self._collect(futures, pending, deadline) + _not_sent(pending[index:], exc)
+        return self._collect(futures, pending, deadline)
+
+    def _collect(
+        self, futures: list[Future[Delivery]], events: list[Any], deadline: float | None
+    ) -> list[Delivery]:
+        """Each event's outcome, waiting until `deadline` at most, and only while the broker
+        keeps answering. kafka-python's delivery timeout is not enough: its idempotent producer
+        never expires the batches of a broker that died (it waits for a new producer id
+        first), so their futures would wait forever."""
+        deliveries = []
+        for future, event in zip(futures, events, strict=False):
+            try:
+                deliveries.append(self._wait(future, deadline))
+            except FutureTimeout:
+                error = (
+                    "no acknowledgement in time; the event may still arrive, and re-sending it "
+                    "is safe (its id deduplicates)"
+                )
+                deliveries.append(Delivery(_event_id(event), accepted=False, error=error))
+        return deliveries
+
+    def _wait(self, future: Future[Delivery], deadline: float | None) -> Delivery:
+        """The future's outcome; FutureTimeout at `deadline`, or once the broker has gone
+        `delivery_timeout_s` without answering any event."""
+        while True:
+            idle_until = self._answered + self.delivery_timeout_s
+            limit = idle_until if deadline is None else min(idle_until, deadline)
+            try:
+                return future.result(max(0.0, limit - time.monotonic()))
+            except FutureTimeout:
+                if limit != idle_until or self._answered + self.delivery_timeout_s <= limit:
+                    raise  # the deadline passed, or the broker stayed silent all along
 
     def flush(self, timeout: float | None = None) -> None:
         """Send everything submitted so far and wait for the answers; TimeoutError if late."""
@@ -144,7 +183,15 @@ class Publisher:
         if self._closed:
             return
         self._closed = True
-        self._producer.close(timeout=self.delivery_timeout_s if timeout is None else timeout)
+        try:
+            self._producer.close(timeout=self.delivery_timeout_s if timeout is None else timeout)
+        except KafkaTimeoutError:
+            # kafka-python flushes before closing and raises when the broker no longer answers
+            # (publish() has reported every event not acknowledged by then); its close() has no
+            # way to give up, so stop its I/O thread, which fails what is still pending.
+            sender = getattr(self._producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
 
     def __enter__(self) -> Publisher:
         return self
@@ -190,36 +237,8 @@ def _validated(event: CloudEvent | Mapping[str, Any]) -> CloudEvent:
     return parse_event(dict(event) if isinstance(event, Mapping) else event)
 
 
-def _acknowledged(result: Future[Delivery], event_id: str, metadata: RecordMetadata) -> None:
-    result.set_result(Delivery(event_id, True, metadata.partition, metadata.offset))
-
-
-def _failed(result: Future[Delivery], event_id: str, exc: BaseException) -> None:
-    result.set_result(Delivery(event_id, accepted=False, error=_describe(exc)))
-
-
-def _collect(
-    futures: list[Future[Delivery]], events: list[Any], deadline: float | None
-) -> list[Delivery]:
-    deliveries = []
-    for future, event in zip(futures, events, strict=False):
-        try:
-            deliveries.append(future.result(_remaining(deadline)))
-        except FutureTimeout:
-            error = (
-                "no acknowledgement in time; the event may still arrive, and re-sending it "
-                "is safe (its id deduplicates)"
-            )
-            deliveries.append(Delivery(_event_id(event), accepted=False, error=error))
-    return deliveries
-
-
 def _not_sent(events: list[Any], exc: BrokerUnavailable) -> list[Delivery]:
     return [Delivery(_event_id(e), accepted=False, error=f"not sent: {exc}") for e in events]
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _event_id(event: Any) -> str | None:

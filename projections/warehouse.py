@@ -6,10 +6,14 @@
 
 Both take the same SQL text with ClickHouse query parameters (`{name:Type}`), and inserts are
 JSONEachRow so the row format is identical too.
+
+For the fault-injection tests only, `TOUCHSTREAM_TEST_FAIL_WRITES_WHILE_EXISTS` makes inserts
+fail on demand (see `FailingWrites`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -274,8 +278,52 @@ class ClickHouseServerWarehouse:
         self._client.close()
 
 
+class FailingWrites:
+    """TEST-ONLY FAULT SWITCH: a warehouse whose inserts raise `WarehouseError` while a file
+    exists; queries and commands pass through.
+
+    `open_warehouse` returns one only when the environment variable named by
+    `FAIL_WRITES_SWITCH` holds a file path (the chaos tests, tests/e2e/test_chaos.py, set it for
+    the `touchstream up` they start, then create and delete the file to fail and heal the
+    warehouse). It is not a setting and nothing else reads it; when the variable is unset,
+    `open_warehouse` returns the backend itself, so the switch costs nothing.
+    """
+
+    def __init__(self, warehouse: Warehouse, switch: str) -> None:
+        self._warehouse = warehouse
+        self.switch = switch
+        self.url = warehouse.url
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if os.path.exists(self.switch):
+            raise WarehouseError(f"injected write failure ({self.switch} exists)")
+        self._warehouse.insert(table, rows)
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._warehouse.command(sql, params)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._warehouse.query(sql, params)
+
+    def query_raw(self, sql: str, fmt: str, params: Mapping[str, Any] | None = None) -> bytes:
+        return self._warehouse.query_raw(sql, fmt, params)
+
+    def close(self) -> None:
+        self._warehouse.close()
+
+
+#: Names the environment variable of the test-only fault switch (`FailingWrites`).
+FAIL_WRITES_SWITCH = "TOUCHSTREAM_TEST_FAIL_WRITES_WHILE_EXISTS"
+
+
 def open_warehouse(url: str, user: str = "default", password: str = "") -> Warehouse:
     """Open the warehouse named by `url` (see the module docstring for the schemes)."""
+    warehouse = _open_backend(url, user, password)
+    switch = os.environ.get(FAIL_WRITES_SWITCH)
+    return FailingWrites(warehouse, switch) if switch else warehouse
+
+
+def _open_backend(url: str, user: str, password: str) -> Warehouse:
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         path = (parsed.netloc + parsed.path) or ":memory:"

@@ -81,9 +81,19 @@ class Gateway:
             return self._publisher
 
     async def publish(self, events: list[CloudEvent]) -> list[Delivery]:
+        """Each event's delivery; one not acknowledged within the publish timeout is reported
+        failed (a broker that died mid-request never answers, and kafka-python's idempotent
+        producer never expires what it sent there)."""
         publisher = await self.publisher()
         futures = await asyncio.to_thread(lambda: [publisher.submit(e) for e in events])
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+        waiting = [asyncio.wrap_future(f) for f in futures]
+        timeout = self.settings.publish_timeout_s
+        done, _ = await asyncio.wait(waiting, timeout=timeout)
+        late = f"no acknowledgement within {timeout:g} s; re-sending is safe (the id deduplicates)"
+        return [
+            w.result() if w in done else Delivery(e.id, accepted=False, error=late)
+            for w, e in zip(waiting, events, strict=True)
+        ]
 
     async def post_events(self, request: web.Request) -> web.Response:
         limit = self.settings.max_inflight_requests

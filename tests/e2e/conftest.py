@@ -60,16 +60,27 @@ def failed_up(env: dict[str, str]) -> str:
     return result.stderr.decode().strip()
 
 
-def start_runtime(env: dict[str, str], data_dir: Path, timeout: float = 90) -> Runtime:
-    log = (data_dir / "test-up.log").open("ab")
+def spawn_up(env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:
+    """Start `touchstream up` without waiting for it; its output goes to `test-up.log`."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "touchstream.services.cli", "up"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    with (data_dir / "test-up.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "touchstream.services.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def start_runtime(env: dict[str, str], data_dir: Path, timeout: float = 90) -> Runtime:
+    return wait_ready(spawn_up(env, data_dir), env, data_dir, timeout)
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], env: dict[str, str], data_dir: Path, timeout: float = 90
+) -> Runtime:
+    """The runtime of a spawned `up` once its processors own their partitions."""
     client = TouchstreamClient(f"http://127.0.0.1:{env['TOUCHSTREAM_HTTP_PORT']}")
     deadline = time.monotonic() + timeout
     while not client.ready():
