@@ -32,9 +32,8 @@ from typing import Any
 import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Runtime, eventually, runtime_env, spawn_up, wait_ready
+from tests.e2e.conftest import Runtime, eventually, metric_sum, runtime_env, spawn_up, wait_ready
 from touchstream.events.catalog import parse_event
 from touchstream.events.envelope import CloudEvent
 from touchstream.events.kafka_binding import encode_structured
@@ -573,14 +572,7 @@ def test_processors_sigkilled_mid_stream_lose_and_double_nothing(tmp_path: Path)
 
 def write_failures(runtime: Runtime, table: str) -> float:
     """touchstream_warehouse_write_failures_total{table} from the runtime's /metrics."""
-    _, body = runtime.client._request("GET", "/metrics")
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(body.decode())
-        for sample in family.samples
-        if sample.name == "touchstream_warehouse_write_failures_total"
-        and sample.labels.get("table") == table
-    )
+    return metric_sum(runtime, "touchstream_warehouse_write_failures_total", table=table)
 
 
 def retry_delays(log: Path, table: str) -> list[float]:

@@ -25,9 +25,9 @@ from urllib.parse import quote
 import orjson
 import pytest
 from kafka import KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Runtime, eventually
+from tests.e2e.test_idempotency import duplicates_seen
 from tests.e2e.test_pipeline import churn_alerts, unhappy_journey
 from touchstream.events.catalog import parse_event
 from touchstream.events.kafka_binding import encode_binary
@@ -812,18 +812,6 @@ def letters_at(c: Corpus, items: list[Input]) -> dict[tuple[int, int], str]:
 def wait_stored(c: Corpus, items: list[Input]) -> None:
     wanted = {i.position for i in items}
     eventually(lambda: wanted <= stored_at(c, items).keys(), timeout=20)
-
-
-def duplicates_seen(rt: Runtime) -> float:
-    _, body = rt.client._request("GET", "/metrics")
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(body.decode())
-        for sample in family.samples
-        if sample.name == "touchstream_processed_events_total"
-        and sample.labels.get("outcome") == "duplicate"
-        and sample.labels.get("topic") == TOPIC
-    )
 
 
 # ---- the tests ---------------------------------------------------------------------------------

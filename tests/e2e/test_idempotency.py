@@ -6,9 +6,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Runtime, eventually
+from tests.e2e.conftest import Runtime, eventually, metric_sum
 from tests.unit.projections.conftest import PRODUCT_RISK
 from touchstream.events.catalog import parse_event
 from touchstream.projections.churn_risk import churn_alerts, customer_events
@@ -32,14 +31,8 @@ SELECT
 
 def duplicates_seen(rt: Runtime) -> float:
     """Records the processors recognised as already projected, over every type and source."""
-    _, body = rt.client._request("GET", "/metrics")
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(body.decode())
-        for sample in family.samples
-        if sample.name == "touchstream_processed_events_total"
-        and sample.labels.get("outcome") == "duplicate"
-        and sample.labels.get("topic") == "cx.touchpoints.v1"
+    return metric_sum(
+        rt, "touchstream_processed_events_total", outcome="duplicate", topic="cx.touchpoints.v1"
     )
 
 
