@@ -169,6 +169,21 @@ class Offsets:
         self.metadata.close()
 
 
+def settled_commits(kafka: Offsets, topic: str, quiet_s: float = 3.0) -> dict[int, int]:
+    """The group's committed offsets once they have not moved for `quiet_s` (faust commits
+    every second, and the last offsets of a finished batch may land after the lag reads 0:
+    Tansu's high watermark can stop at the last record batch's base offset + 1)."""
+    last, since = kafka.committed(topic), time.monotonic()
+    deadline = since + 60
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "the committed offsets never settled"
+        time.sleep(0.5)
+        now = kafka.committed(topic)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 @contextlib.contextmanager
 def offsets(bootstrap: str) -> Iterator[Offsets]:
     watcher = Offsets(bootstrap)
@@ -598,7 +613,7 @@ def test_failing_warehouse_writes_pause_processing_commit_nothing_and_lose_nothi
         publish(stack.bootstrap, before)
         eventually(lambda: kafka.lag(TOUCHPOINTS, DEAD_LETTERS) == 0, timeout=120, interval=0.5)
         assert stack.scalar("SELECT count() AS n FROM cx.events") == half
-        committed = kafka.committed(TOUCHPOINTS)
+        committed = settled_commits(kafka, TOUCHPOINTS)
         failures = write_failures(runtime, "cx.ingest")
 
         stack.switch.touch()  # every insert now raises WarehouseError
@@ -608,7 +623,6 @@ def test_failing_warehouse_writes_pause_processing_commit_nothing_and_lose_nothi
         eventually(lambda: write_failures(runtime, "cx.ingest") >= failures + 4, timeout=60)
         assert kafka.committed(TOUCHPOINTS) == committed
         assert stack.scalar("SELECT count() AS n FROM cx.events") == half
-        assert kafka.lag(TOUCHPOINTS) == len(during.valid) + len(during.resent) + 15
         delays = retry_delays(stack.data_dir / "test-up.log", "cx.ingest")
         assert len(delays) >= 4 and delays == sorted(delays) and delays[-1] > delays[0], delays
 
