@@ -102,7 +102,9 @@ def erase_sql(table: str, cluster: str | None = None) -> str:
     return f"DELETE FROM {name} WHERE {where}"
 
 
-def tombstone(request: ErasureRequested, removed: dict[str, int], executed_at: datetime) -> dict:
+def tombstone(
+    request: ErasureRequested, removed: dict[str, int], executed_at: datetime, status: str
+) -> dict:
     data = request.data
     return {
         "subject_sha256": subject_hash(data.customer_id),
@@ -111,6 +113,7 @@ def tombstone(request: ErasureRequested, removed: dict[str, int], executed_at: d
         "reason": data.reason or "",
         "requested_at": ch_time(request.time),
         "executed_at": ch_time(executed_at),
+        "status": status,
         "rows_removed": removed,
     }
 

@@ -1,12 +1,13 @@
 """Erasure requests carried out by the processors (what is removed, kept and recorded:
 projections/erasure.py).
 
-A request is executed once its event is projected: the rows naming the customer are counted,
-the tombstone is written (so the counts survive a retry), then the rows are anonymised or
-deleted. A batch run again re-runs those statements (idempotent: they select the rows still
-naming the customer) without a second tombstone. Before projecting a batch the
-processors ask which of its customers are erased, by the SHA-256 of their ids, and project those
-customers' events anonymised.
+A request is executed once its event is projected: the rows naming the customer are counted and
+the tombstone written as `erasing` (so the counts survive a retry, and the customer's events
+arriving meanwhile are already anonymised), then the rows are anonymised or deleted and the
+tombstone rewritten as `done`. A batch run again re-runs those statements (idempotent: they
+select the rows still naming the customer) with the counts first recorded. Before projecting a
+batch the processors ask which of its customers are erased (or being erased), by the SHA-256 of
+their ids, and project those customers' events anonymised.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 _ERASED_AMONG = (
     "SELECT DISTINCT subject_sha256 FROM cx.erasures WHERE subject_sha256 IN {hashes:Array(String)}"
 )
-_TOMBSTONE = "SELECT count() AS n FROM cx.erasures WHERE erasure_id = {id:String}"
+_TOMBSTONE = "SELECT rows_removed FROM cx.erasures FINAL WHERE erasure_id = {id:String}"
 _ARCHIVE_ENGINE = (
     "SELECT engine, engine_full FROM system.tables WHERE database = 'cx' AND name = 'events'"
 )
@@ -66,19 +67,27 @@ class ErasureBook:
         """Erase the request's customer from every read model; the rows affected per table."""
         customer = request.data.customer_id
         params = {"customer_id": customer}
-        removed = {}
-        for table in ERASED_ROWS:
-            (row,) = await self.projector.query(count_sql(table), params)
-            removed[table] = int(row["n"])
-        (done,) = await self.projector.query(_TOMBSTONE, {"id": request.id})
-        if not int(done["n"]):
-            stone = tombstone(request, removed, datetime.now(UTC))
-            await self.projector.call(self.projector.warehouse.insert, "cx.erasures", [stone])
+        recorded = await self.projector.query(_TOMBSTONE, {"id": request.id})
+        if recorded:  # a retry: the counts were taken before the first attempt erased anything
+            removed = {k: int(v) for k, v in recorded[0]["rows_removed"].items()}
+        else:
+            removed = {}
+            for table in ERASED_ROWS:
+                (row,) = await self.projector.query(count_sql(table), params)
+                removed[table] = int(row["n"])
+            await self._record(request, removed, "erasing")
         cluster = await self._cluster_name()
         for table, count in removed.items():
             if count:
                 sql = erase_sql(table, cluster)
                 bound = {**params, "erased_note": LETTER_ERASED}
                 await self.projector.call(self.projector.warehouse.command, sql, bound)
+        await self._record(request, removed, "done")
         log.info("erasure %s executed: %s", request.id, removed)
         return removed
+
+    async def _record(
+        self, request: ErasureRequested, removed: dict[str, int], status: str
+    ) -> None:
+        stone = tombstone(request, removed, datetime.now(UTC), status)
+        await self.projector.call(self.projector.warehouse.insert, "cx.erasures", [stone])

@@ -1186,6 +1186,7 @@ CREATE TABLE IF NOT EXISTS cx.erasures_local ON CLUSTER '{cluster}'
     reason String,
     requested_at DateTime64(3, 'UTC'),
     executed_at DateTime64(3, 'UTC'),
+    status LowCardinality(String),
     rows_removed Map(String, UInt64)
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', executed_at)

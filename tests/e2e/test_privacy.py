@@ -40,7 +40,10 @@ def test_an_erased_customer_is_gone_from_every_read_model_and_stays_gone(runtime
     assert runtime.client.post_events([erasure])[0] == 202
 
     subject = hashlib.sha256(customer.encode()).hexdigest()
-    stones = "SELECT count() AS n FROM cx.erasures WHERE subject_sha256 = {s:String}"
+    stones = (
+        "SELECT count() AS n FROM cx.erasures FINAL"
+        " WHERE subject_sha256 = {s:String} AND status = 'done'"
+    )
     eventually(lambda: count(runtime, stones, s=subject) == 1, timeout=60)
     for table, where in NAMING.items():
         assert count(runtime, f"SELECT count() AS n FROM {table} WHERE {where}", c=customer) == 0

@@ -99,7 +99,8 @@ def test_erasure_leaves_no_row_naming_the_customer(erased):
 
 def test_a_tombstone_records_the_request_without_naming_the_customer(erased):
     h, _, _ = erased
-    (stone,) = h.warehouse.query("SELECT * FROM cx.erasures")
+    (stone,) = h.warehouse.query("SELECT * FROM cx.erasures FINAL")
+    assert stone["status"] == "done"
     assert stone["subject_sha256"] == subject_hash(CUSTOMER)
     assert (stone["erasure_id"], stone["requested_by"]) == ("ev-erase", "dpo-1")
     removed = stone["rows_removed"]
@@ -132,7 +133,7 @@ def test_later_events_and_replays_re_identify_nobody(erased):
     after = aggregates(h.warehouse)
     # only the new survey counts (a survey is a contact at its touchpoint too); no replay
     assert after == {**before, "surveys": before["surveys"] + 1, "contacts": before["contacts"] + 1}
-    assert h.warehouse.query("SELECT count() AS n FROM cx.erasures")[0]["n"] == 1
+    assert h.warehouse.query("SELECT count() AS n FROM cx.erasures FINAL")[0]["n"] == 1
     assert h.warehouse.query("SELECT count() AS n FROM cx.dead_letters")[0]["n"] == 1
 
 
