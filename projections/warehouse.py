@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -76,13 +77,22 @@ def sql_literal(value: Any) -> str:
 
 
 class ChdbWarehouse:
-    """chDB, in this process. Thread-safe by serialising calls (chDB runs one query at a time)."""
+    """chDB, in this process. Thread-safe by serialising calls (chDB runs one query at a time).
+
+    Unlike a server, chDB does not remove the parts a merge replaced on its own: they stay on disk
+    and in memory (thousands an hour at the processors' insert rate, the process growing by
+    megabytes a minute). `SYSTEM START CLEANUP` wakes the removal, which then runs in chDB's
+    background pool; inserts ask for it at most every `CLEANUP_EVERY_S`.
+    """
+
+    CLEANUP_EVERY_S = 5.0
 
     def __init__(self, path: str) -> None:
         import chdb
 
         self.url = f"chdb://{path}"
         self._lock = threading.Lock()
+        self._cleanup_due = 0.0
         try:
             self._conn = chdb.connect(path)
         except Exception as exc:
@@ -113,6 +123,9 @@ class ChdbWarehouse:
         if rows:
             payload = _ndjson(rows).decode()
             self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n{payload}", "JSONEachRow", None)
+            if time.monotonic() >= self._cleanup_due:
+                self._run("SYSTEM START CLEANUP", "JSONEachRow", None)
+                self._cleanup_due = time.monotonic() + self.CLEANUP_EVERY_S
 
     def close(self) -> None:
         with self._lock:
@@ -175,8 +188,6 @@ class ClickHouseServerWarehouse:
         backoff_max_s: float = 5.0,
         sleep: Any = None,
     ) -> None:
-        import time
-
         self.url = url
         self.attempts = max(1, attempts)
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s

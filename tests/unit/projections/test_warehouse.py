@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from touchstream.projections.warehouse import Warehouse, WarehouseError, open_warehouse
+from touchstream.projections.warehouse import (
+    ChdbWarehouse,
+    Warehouse,
+    WarehouseError,
+    open_warehouse,
+)
 
 AWKWARD = [
     "plain",
@@ -79,3 +85,24 @@ def test_a_bad_insert_raises_warehouse_error(memory):
     with pytest.raises(WarehouseError):
         memory.insert("nowhere.rows", [{"x": 1}])
     memory.insert("nowhere.rows", [])  # nothing to write: no round trip, no error
+
+
+def test_parts_replaced_by_merges_are_removed_not_kept_for_ever(tmp_path, monkeypatch):
+    """chDB leaves merged-away parts on disk and in memory unless woken; the backend wakes it,
+    so a long run's part count stays bounded instead of growing with every insert."""
+    monkeypatch.setattr(ChdbWarehouse, "CLEANUP_EVERY_S", 0.0)
+    warehouse = open_warehouse(f"chdb://{tmp_path / 'w'}")
+    warehouse.command("CREATE DATABASE t")
+    warehouse.command("CREATE TABLE t.x (id String) ENGINE = ReplacingMergeTree ORDER BY id")
+    outdated = "SELECT count() AS n FROM system.parts WHERE database = 't' AND NOT active"
+    try:
+        for batch in range(150):
+            warehouse.insert("t.x", [{"id": f"{batch}-{i}"} for i in range(10)])
+        deadline = time.monotonic() + 20
+        while (left := warehouse.query(outdated)[0]["n"]) > 20 and time.monotonic() < deadline:
+            warehouse.insert("t.x", [{"id": "again"}])  # each insert asks for the removal
+            time.sleep(0.2)
+        assert left <= 20, f"{left} outdated parts of 150 inserts still kept"
+        assert warehouse.query("SELECT count() AS n FROM t.x FINAL")[0]["n"] == 1501
+    finally:
+        warehouse.close()
