@@ -75,6 +75,9 @@ class BenchReport:
     machine: dict[str, Any]
     results: dict[str, float] = field(default_factory=dict)
     processes: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Where the end-to-end run's time went: seconds the processors' touchpoints batches spent
+    #: per stage, and CPU seconds per process, over the run's wall time (`wall_s`).
+    end_to_end_time: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -263,6 +266,17 @@ class Stack:
             time.sleep(0.1)
         return time.perf_counter()
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds the processors' touchpoints batches have spent per stage so far."""
+        return {
+            labels["stage"]: value
+            for labels, value in self.client.metric_samples("touchstream_batch_stage_seconds_total")
+            if labels.get("topic") == TOPIC
+        }
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {name: stats["cpu_seconds"] for name, stats in self.process_stats().items()}
+
     def process_stats(self) -> dict[str, dict[str, float]]:
         assert self.process is not None
         stats = {"up (processors, HTTP, chDB)": _proc_stats(self.process.pid)}
@@ -366,12 +380,18 @@ def run_bench(
             report.results["ceiling_chdb_rows_per_s"] = ceiling_chdb(payload, workdir)
         with console.status("starting the embedded stack…"):
             stack.start()
+        stages, cpu = stack.stage_seconds(), stack.cpu_seconds()
         with console.status(f"publishing {events:,} events straight to Kafka (acks=all)…"):
             t0 = time.perf_counter()
             report.results["publish_kafka_eps"] = _publish(stack.bootstrap, payload)
         with console.status("end to end: waiting until every event is queryable…"):
             t_done = stack.wait_archived(events)
         report.results["end_to_end_eps"] = events / (t_done - t0)
+        report.end_to_end_time = {
+            "wall_s": {"run": round(t_done - t0, 2)},
+            "stage_s": _deltas(stages, stack.stage_seconds()),
+            "cpu_s": _deltas(cpu, stack.cpu_seconds()),
+        }
         with console.status("ceiling: raw aiokafka consumption of the same topic…"):
             report.results["ceiling_kafka_consume_rps"] = ceiling_kafka(stack.bootstrap, events)
         gateway_batch = [dict(e, id=f"gw-{e['id']}") for e in payload[:gateway_events]]
@@ -400,6 +420,10 @@ def run_bench(
     r["end_to_end_vs_chdb_ceiling"] = r["end_to_end_eps"] / r["ceiling_chdb_rows_per_s"]
     r["end_to_end_vs_kafka_ceiling"] = r["end_to_end_eps"] / r["ceiling_kafka_consume_rps"]
     return report
+
+
+def _deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(value - before.get(name, 0.0), 2) for name, value in after.items()}
 
 
 @dataclass
@@ -590,7 +614,7 @@ def render_soak(report: SoakReport) -> Group:
     return Group(pipeline, memory)
 
 
-def render(report: BenchReport) -> Table:
+def render(report: BenchReport) -> Group:
     table = Table(
         title=f"touchstream bench — {report.events:,} events "
         f"({report.text_share:.0%} with free text)"
@@ -603,6 +627,23 @@ def render(report: BenchReport) -> Table:
     for process, stats in report.processes.items():
         table.add_row(f"{process}: peak RSS MiB", f"{stats['peak_rss_mib']:,.0f}")
         table.add_row(f"{process}: CPU s", f"{stats['cpu_seconds']:,.1f}")
+    return Group(table, _render_time(report.end_to_end_time))
+
+
+def _render_time(spent: dict[str, dict[str, float]]) -> Table:
+    """Where the end-to-end run's wall time went: per processor stage (share of the run) and
+    per process (cores busy on average)."""
+    wall = spent.get("wall_s", {}).get("run", 0.0)
+    table = Table(title=f"where the end-to-end run's {wall:,.1f} s went")
+    table.add_column("processors' touchpoints batches: stage")
+    table.add_column("s", justify="right")
+    table.add_column("share of the run", justify="right")
+    if wall <= 0:
+        return table
+    for stage, seconds in sorted(spent.get("stage_s", {}).items(), key=lambda kv: -kv[1]):
+        table.add_row(stage.replace("_", " "), f"{seconds:,.1f}", f"{seconds / wall:.0%}")
+    for process, seconds in spent.get("cpu_s", {}).items():
+        table.add_row(f"CPU of {process}", f"{seconds:,.1f}", f"{seconds / wall:.2f} cores")
     return table
 
 

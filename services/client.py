@@ -70,6 +70,21 @@ class TouchstreamClient:
         status, body = self._request("GET", path)
         return status, orjson.loads(body) if body else None
 
+    def metric_samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The (labels, value) samples named `name` (as exposed: `..._total` for counters) on
+        /metrics."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        status, body = self._request("GET", "/metrics")
+        if status != 200:
+            raise ClientError(status, body)
+        return [
+            (sample.labels, sample.value)
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+            if sample.name == name
+        ]
+
     def ready(self) -> bool:
         try:
             status, _ = self._request("GET", "/healthz")

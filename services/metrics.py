@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -47,6 +49,12 @@ BATCH_SIZE = Histogram(
     ["topic"],
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
 )
+BATCH_STAGE_SECONDS = Counter(
+    "touchstream_batch_stage_seconds_total",
+    "Wall time the processors' micro-batches spent in each stage (decode, enrich, project, "
+    "churn, ...), waits on the warehouse and the broker included: where the time goes.",
+    ["topic", "stage"],
+)
 WAREHOUSE_WRITE_SECONDS = Histogram(
     "touchstream_warehouse_write_seconds", "Duration of one warehouse insert.", ["table"]
 )
@@ -84,6 +92,16 @@ WEBHOOK_DELIVERY_SECONDS = Histogram(
     ["target"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
 )
+
+
+@contextmanager
+def stage(topic: str, name: str) -> Iterator[None]:
+    """Add the wall time of the block to `BATCH_STAGE_SECONDS`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        BATCH_STAGE_SECONDS.labels(topic, name).inc(time.perf_counter() - started)
 
 
 def tally(counter: Counter, fixed: tuple[str, ...], kinds: Iterable[tuple[str, str]]) -> None:

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -210,32 +211,49 @@ class Pipeline:
     async def touchpoints(self, records: Sequence[Record]) -> None:
         topic = self.settings.touchpoints_topic
         metrics.BATCH_SIZE.labels(topic).observe(len(records))
-        decoded, letters = decode_all(records, INBOUND_TYPES)
-        valid, rows = self._rows(decoded, letters)
-        requests, erased = await self._anonymise_erased(valid, rows)
-        await self.segments.stamp(rows)
-        await self.dead_letter(letters)
-        fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
-        for request in requests:
-            await self.erasures.execute(request)
-        self.churn.forget(erased)
-        self.segments.forget(erased)
+
+        def stage(name: str) -> AbstractContextManager[None]:
+            return metrics.stage(topic, name)
+
+        with stage("decode"):
+            decoded, letters = decode_all(records, INBOUND_TYPES)
+        with stage("enrich"):  # read-model rows: facets, sentiment, topics
+            valid, rows = self._rows(decoded, letters)
+        with stage("erasures"):
+            requests, erased = await self._anonymise_erased(valid, rows)
+        with stage("segments"):
+            await self.segments.stamp(rows)
+        with stage("dead_letters"):
+            await self.dead_letter(letters)
+        with stage("project"):
+            fresh = await self.projector.insert_new("cx.ingest", rows, _by("id"), _EXISTING_EVENTS)
+        with stage("erasures"):
+            for request in requests:
+                await self.erasures.execute(request)
+            self.churn.forget(erased)
+            self.segments.forget(erased)
         # Alerts come from every valid event, not only the fresh ones: if a crash fell between
         # the insert and the alert, the replay must still raise it. Ids are deterministic, so
         # a re-raised alert is recognised downstream and kept once.
         events = [event for event, _ in valid if _customer(event) not in erased]
-        await self.health.record([(record.partition, event.time) for event, record in valid])
-        alerts = await self.churn.alerts(events)
+        with stage("touchpoint_health"):
+            await self.health.record([(record.partition, event.time) for event, record in valid])
+        with stage("churn_risk"):
+            alerts = await self.churn.alerts(events)
         async with self._judging:
             judge = self.is_judge()
             if judge:
-                alerts += await self.health.alerts()
-            await self.raise_alerts(alerts)
+                with stage("touchpoint_health"):
+                    alerts += await self.health.alerts()
+            with stage("publish_alerts"):
+                await self.raise_alerts(alerts)
             self.churn.commit()  # the detectors move on only once their alerts are published
             if judge:
-                await self.health.commit()
-        _observe_detection(alerts, valid)
-        self._observe(topic, valid, {row["id"] for row in fresh}, letters)
+                with stage("touchpoint_health"):
+                    await self.health.commit()
+        with stage("metrics"):
+            _observe_detection(alerts, valid)
+            self._observe(topic, valid, {row["id"] for row in fresh}, letters)
 
     async def _anonymise_erased(
         self, valid: list[tuple[CloudEvent, Record]], rows: list[dict]
@@ -473,11 +491,15 @@ def build_app(
 
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:
+            waiting = metrics.BATCH_STAGE_SECONDS.labels(name, "waiting_for_records")
+            since = time.perf_counter()
             async for batch in stream.take_events(
                 settings.batch_max_events, within=settings.batch_max_wait_s
             ):
+                waiting.inc(time.perf_counter() - since)  # idle, or in faust and the broker
                 records = [_record(event) for event in batch]
                 await until_done(handler, records, settings.write_retry_max_s)
+                since = time.perf_counter()
 
         app.agent(topics[name], name=f"touchstream.{name}")(consume)
 

@@ -123,12 +123,8 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
 
 def metric_sum(rt: Runtime, name: str, **labels: str) -> float:
     """The sum of a metric's samples on the runtime's /metrics whose labels match `labels`."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    _, body = rt.client._request("GET", "/metrics")
     return sum(
-        sample.value
-        for family in text_string_to_metric_families(body.decode())
-        for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        value
+        for sample_labels, value in rt.client.metric_samples(name)
+        if all(sample_labels.get(k) == v for k, v in labels.items())
     )

@@ -182,6 +182,26 @@ def test_refused_records_are_published_as_dead_letters_and_projected_once(harnes
     ]
 
 
+def test_a_batch_accounts_its_time_to_its_stages(harness):
+    from prometheus_client import REGISTRY
+
+    stages = ("decode", "enrich", "erasures", "segments", "project", "churn_risk")
+
+    def spent() -> dict[str, float]:
+        return {
+            stage: REGISTRY.get_sample_value(
+                "touchstream_batch_stage_seconds_total", {"topic": TOUCHPOINTS, "stage": stage}
+            )
+            or 0.0
+            for stage in stages
+        }
+
+    before = spent()
+    run(harness.pipeline.touchpoints([record(e, i) for i, e in enumerate(unhappy_journey())]))
+    after = spent()
+    assert all(after[stage] > before[stage] for stage in stages), (before, after)
+
+
 def test_each_event_is_projected_exactly_once_despite_duplicates_and_replays(harness):
     batch = [
         record(contact("ev-1"), 0),
