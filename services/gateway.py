@@ -8,9 +8,9 @@ Responses: 202 every event accepted; 207 some accepted, some rejected; 400 nothi
 (or the request itself is malformed); 401/403 no valid API key, or a key not allowed to publish
 one of the events' source or type (nothing is published; services/access.py); 413 body or
 batch too large; 415 unsupported content type; 429 rate limit; 503 the broker did not
-acknowledge (those events are reported `failed`: retry them), or the gateway is overloaded
+acknowledge (those events are reported `failed`: retry them), the gateway is overloaded
 (`max_inflight_requests` requests in progress: the request was not read; retry after the
-`Retry-After` delay).
+`Retry-After` delay), or the process is stopping.
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ class Gateway:
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
         self._inflight = 0  # requests being handled (one event loop: no lock needed)
+        self.stopping = False
+
+    def stop_accepting(self) -> None:
+        """Answer every later ingest request 503: the process is stopping."""
+        self.stopping = True
 
     async def publisher(self) -> Publisher:
         """The producer, created on first use so that a gateway can start before the broker."""
@@ -96,6 +101,8 @@ class Gateway:
         ]
 
     async def post_events(self, request: web.Request) -> web.Response:
+        if self.stopping:
+            return problem(503, "stopping: this process takes no more events; send them to another")
         limit = self.settings.max_inflight_requests
         if self._inflight >= limit:  # shed load: never queue without bound
             return problem(

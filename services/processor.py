@@ -22,8 +22,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -427,13 +427,40 @@ def _record(event: faust.EventT) -> Record:
     )
 
 
+class Activity:
+    """When the agents last received records, and how many batches they are handling: once no
+    batch is in progress and none has arrived for a few fetch waits, the processors have
+    projected everything the broker holds."""
+
+    def __init__(self) -> None:
+        self.records = 0  # records received so far
+        self.busy = 0  # batches in progress
+        self._last = time.monotonic()
+
+    @contextmanager
+    def batch(self, records: int) -> Iterator[None]:
+        self.records += records
+        self.busy += 1
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            self._last = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last batch ended (0 while one is in progress)."""
+        return 0.0 if self.busy else time.monotonic() - self._last
+
+
 def build_app(
     settings: Settings,
     projector: Projector,
     value: ValueBook | None = None,
     replayer: Replayer | None = None,
+    activity: Activity | None = None,
 ) -> faust.App:
-    """The faust app with its three agents, configured from `settings`."""
+    """The faust app with its three agents, configured from `settings`; `activity` follows
+    their batches."""
     timeouts = settings.group_timeouts
     app = StreamApp(
         settings.consumer_group,
@@ -489,6 +516,8 @@ def build_app(
     if replayer is not None:
         replayer.after_switch.append(pipeline.forget_state)
 
+    activity = activity or Activity()
+
     def agent(name: str, handler: Callable[[Sequence[Record]], Awaitable[None]]) -> None:
         async def consume(stream: faust.StreamT) -> None:
             waiting = metrics.BATCH_STAGE_SECONDS.labels(name, "waiting_for_records")
@@ -498,7 +527,8 @@ def build_app(
             ):
                 waiting.inc(time.perf_counter() - since)  # idle, or in faust and the broker
                 records = [_record(event) for event in batch]
-                await until_done(handler, records, settings.write_retry_max_s)
+                with activity.batch(len(records)):
+                    await until_done(handler, records, settings.write_retry_max_s)
                 since = time.perf_counter()
 
         app.agent(topics[name], name=f"touchstream.{name}")(consume)

@@ -3,17 +3,22 @@
 In order: take the data-directory lock, check the HTTP port, start the embedded broker (if
 configured), create the topics, open the warehouse and apply migrations, then run the faust
 worker with the HTTP server (and the webhook delivery, when webhook URLs are set) as its
-services. Ctrl-C (SIGINT) or SIGTERM stops it all; `runtime.json` in the data directory tells
+services. Ctrl-C (SIGINT) or SIGTERM stops it all; with the embedded broker, whose log is in
+memory only, the gateway first stops taking events and the processors project what the broker
+holds (`drain`; a second signal stops at once). `runtime.json` in the data directory tells
 other commands (`sql`, `demo`) where it listens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
+import signal
 import time
+from collections.abc import Awaitable, Callable
 
 import faust
 import mode
@@ -30,7 +35,7 @@ from touchstream.services.broker import (
 from touchstream.services.gateway import Gateway
 from touchstream.services.http_server import HttpService, build_http_app
 from touchstream.services.instance import data_dir_lock
-from touchstream.services.processor import build_app
+from touchstream.services.processor import Activity, build_app
 from touchstream.services.projector import Projector
 from touchstream.services.replay import Replayer
 from touchstream.services.settings import Settings
@@ -98,9 +103,10 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
         app = None
         # a rebuild inside `up` pauses its processors; with replicas, the others would write on
         replayer = Replayer(projector) if settings.role == "all" else None
+        activity = Activity()
         if processing:
             warm_up_sentiment()  # load the Chinese segmenter now, not on the first complaint
-            app = build_app(settings, projector, value, replayer)
+            app = build_app(settings, projector, value, replayer, activity)
 
         def health() -> dict[str, bool]:
             if app is None:  # the gateway serves as soon as it listens
@@ -143,6 +149,14 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
             services.append(WebhookService(settings, webhooks))
         if app is None:
             worker = mode.Worker(*services, loglevel=settings.log_level, quiet=True)
+        elif settings.embedded_broker:
+
+            async def drain_broker() -> None:
+                await drain(gateway, activity, settings)
+
+            worker = DrainingWorker(
+                app, *services, drain=drain_broker, loglevel=settings.log_level, quiet=True
+            )
         else:
             worker = faust.Worker(app, *services, loglevel=settings.log_level, quiet=True)
         with contextlib.suppress(SystemExit):
@@ -152,3 +166,59 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
         gateway.close()
         projector.close()
         warehouse.close()
+
+
+class DrainingWorker(faust.Worker):
+    """A faust worker that, on SIGINT or SIGTERM, runs `drain` before it stops; a second signal
+    stops it at once."""
+
+    def __init__(self, *args: object, drain: Callable[[], Awaitable[None]], **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self._drain = drain
+        self._draining: asyncio.Future[None] | None = None
+
+    def _schedule_shutdown(self, signum: signal.Signals) -> None:
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain_then_stop(signum), loop=self.loop)
+        else:
+            super()._schedule_shutdown(signum)
+
+    async def _drain_then_stop(self, signum: signal.Signals) -> None:
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("draining failed; stopping anyway")
+        super()._schedule_shutdown(signum)
+
+
+async def drain(gateway: Gateway, activity: Activity, settings: Settings) -> None:
+    """Before the embedded broker goes (and its log with it): take no more events, and let the
+    processors project what it holds, until no records have arrived for a few fetch waits or
+    `drain_timeout_s` has passed."""
+    gateway.stop_accepting()
+    quiet_s = max(2.0, 10 * settings.consumer_fetch_wait_s, 2 * settings.batch_max_wait_s)
+    started, received = time.monotonic(), activity.records
+    print(
+        "stopping: the gateway takes no more events; projecting what the broker holds "
+        f"(at most {settings.drain_timeout_s:g} s; Ctrl-C again to stop now)",
+        flush=True,
+    )
+    reported = started
+    while activity.quiet_for() < quiet_s:
+        now = time.monotonic()
+        if now - started >= settings.drain_timeout_s:
+            print(
+                f"stopping: gave up draining after {settings.drain_timeout_s:g} s; records still "
+                "on the broker and not projected are lost with it (replay them from their source)",
+                flush=True,
+            )
+            return
+        if now - reported >= 5:
+            print(f"stopping: {activity.records - received:,} records projected so far", flush=True)
+            reported = now
+        await asyncio.sleep(0.1)
+    print(
+        f"stopping: drained ({activity.records - received:,} records projected in "
+        f"{time.monotonic() - started:.1f} s)",
+        flush=True,
+    )

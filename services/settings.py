@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(2000, ge=1, description="Processor micro-batch size.")
     batch_max_wait_s: float = Field(0.2, gt=0, description="Processor micro-batch wait.")
     write_retry_max_s: float = Field(30.0, gt=0, description="Cap of the warehouse-retry back-off.")
+    drain_timeout_s: float = Field(
+        120.0,
+        ge=0,
+        description="On stop with the embedded broker: longest wait for the processors to "
+        "project what the broker holds before it goes (its log is in memory only).",
+    )
 
     churn_alert_at: float = Field(
         0.8, gt=0, le=1, description="Churn risk at which a customer alert opens."

@@ -105,3 +105,30 @@ def test_a_split_role_on_the_embedded_stack_is_refused_in_one_line(tmp_path) -> 
     message = failed_up(env)
     assert "TOUCHSTREAM_ROLE=gateway" in message and "TOUCHSTREAM_WAREHOUSE_URL" in message
     assert "Traceback" not in message
+
+
+def test_stopping_projects_what_the_embedded_broker_holds_before_it_goes(tmp_path) -> None:
+    """Tansu keeps its log in memory: events on it not yet projected when `up` stops would be
+    gone after a restart. Stopping closes the gateway, then waits for the processors."""
+    from touchstream.events.catalog import parse_event
+    from touchstream.events.publisher import Publisher
+
+    env = runtime_env(tmp_path)
+    rt = start_runtime(env, tmp_path)
+    events = [survey(f"c-{i % 500}", i % 11, f"drain-{i}") for i in range(6000)]
+    with Publisher(rt.bootstrap, "cx.touchpoints.v1", delivery_timeout_s=60) as publisher:
+        futures = [publisher.submit(parse_event(e)) for e in events]
+        publisher.flush(60)
+    assert all(f.result().accepted for f in futures)
+    rt.process.send_signal(signal.SIGINT)  # at once: most events are not projected yet
+    eventually(lambda: rt.client.post_events([survey("late", 5, "late-1")])[0] == 503, 10)
+    assert rt.process.wait(120) == 0
+    log = (tmp_path / "test-up.log").read_text(errors="replace")
+    assert "stopping: drained" in log, log[-2000:]
+
+    restarted = start_runtime(env, tmp_path)  # a new, empty broker
+    try:
+        stored = restarted.client.query("SELECT count() AS n, uniqExact(id) AS ids FROM cx.events")
+        assert stored == [{"n": 6000, "ids": 6000}]
+    finally:
+        stop_runtime(restarted)
