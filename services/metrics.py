@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
@@ -79,6 +80,11 @@ CONSUMER_LAG = Gauge(
     "Records on the broker that the processors have not committed yet, per partition.",
     ["topic", "partition"],
 )
+EMBEDDED_BROKER_RSS = Gauge(
+    "touchstream_embedded_broker_resident_bytes",
+    "Resident memory of the embedded broker (Tansu keeps its whole log in memory; a restart of "
+    "`up`, which drains first, gives it back). Absent with an external broker.",
+)
 WEBHOOK_DELIVERIES = Counter(
     "touchstream_webhook_deliveries_total",
     "Webhook attempts by receiver host and outcome: delivered and failed (permanently) once per "
@@ -102,6 +108,15 @@ def stage(topic: str, name: str) -> Iterator[None]:
         yield
     finally:
         BATCH_STAGE_SECONDS.labels(topic, name).inc(time.perf_counter() - started)
+
+
+def resident_bytes(pid: int) -> float:
+    """A live process's resident memory, from /proc (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return float(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except OSError:
+        return 0.0
 
 
 def tally(counter: Counter, fixed: tuple[str, ...], kinds: Iterable[tuple[str, str]]) -> None:

@@ -26,6 +26,7 @@ import mode
 from touchstream.projections.migrations import migrate
 from touchstream.projections.sentiment import warm_up as warm_up_sentiment
 from touchstream.projections.warehouse import open_warehouse
+from touchstream.services import metrics
 from touchstream.services.access import KeyRing, key_ring
 from touchstream.services.broker import (
     EmbeddedBroker,
@@ -72,6 +73,9 @@ def run(settings: Settings) -> None:
         if settings.embedded_broker:
             broker = EmbeddedBroker(settings.kafka_bootstrap, settings.data_dir / "broker.log")
             broker.start()
+            pid = broker.pid
+            if pid is not None:
+                metrics.EMBEDDED_BROKER_RSS.set_function(lambda: metrics.resident_bytes(pid))
         try:
             _serve(settings, webhooks, keys)
         finally:

@@ -123,3 +123,9 @@ def test_metrics_move_with_traffic(runtime: Runtime) -> None:
         return [k for k in scrape(runtime) if k[0] == "touchstream_consumer_lag_records"]
 
     assert eventually(lag, timeout=15, interval=0.5), "consumer lag is reported per partition"
+
+
+def test_the_embedded_broker_memory_is_exposed(runtime: Runtime) -> None:
+    """Tansu keeps its log in memory: operators watch this to know when to restart `up`."""
+    resident = value(scrape(runtime), "touchstream_embedded_broker_resident_bytes")
+    assert 1024 * 1024 < resident < 64 * 1024**3
