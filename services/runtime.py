@@ -19,6 +19,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import faust
 import mode
@@ -154,10 +155,7 @@ def _serve(settings: Settings, webhooks: WebhookConfig | None, keys: KeyRing | N
         if app is None:
             worker = mode.Worker(*services, loglevel=settings.log_level, quiet=True)
         elif settings.embedded_broker:
-
-            async def drain_broker() -> None:
-                await drain(gateway, activity, settings)
-
+            drain_broker = partial(drain, gateway, activity, settings)
             worker = DrainingWorker(
                 app, *services, drain=drain_broker, loglevel=settings.log_level, quiet=True
             )
