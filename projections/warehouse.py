@@ -5,7 +5,8 @@
 - `http(s)://host:8123[/database]` — a ClickHouse server through clickhouse-connect.
 
 Both take the same SQL text with ClickHouse query parameters (`{name:Type}`), and inserts are
-JSONEachRow so the row format is identical too.
+JSONEachRow so the row format is identical too. (A third, `RelayWarehouse` in
+services/warehouse_relay.py, lets a processor process attached to `up` use `up`'s chDB.)
 
 For the fault-injection tests only, `TOUCHSTREAM_TEST_FAIL_WRITES_WHILE_EXISTS` makes inserts
 fail on demand (see `FailingWrites`).
@@ -38,14 +39,35 @@ class Warehouse(Protocol):
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
 
+    def insert_new(
+        self, table: str, rows: Mapping[str, Mapping[str, Any]], stored_sql: str
+    ) -> list[str]:
+        """Insert the rows (by key) whose key `stored_sql` does not find stored; return the
+        keys inserted. See `insert_unstored`."""
+        ...
+
     def close(self) -> None: ...
+
+
+def insert_unstored(
+    warehouse: Warehouse, table: str, rows: Mapping[str, Mapping[str, Any]], stored_sql: str
+) -> list[str]:
+    """Insert the rows whose key is not stored yet, and return their keys. `stored_sql` selects
+    the stored keys among `{ids:Array(String)}` (one column), so a record read again after a
+    crash or a rebalance is recognised and skipped rather than stored twice. The caller makes
+    the check and the insert one step (the processors' one warehouse thread; the chDB lock)."""
+    stored = {next(iter(row.values())) for row in warehouse.query(stored_sql, {"ids": list(rows)})}
+    fresh = [key for key in rows if key not in stored]
+    if fresh:
+        warehouse.insert(table, [rows[key] for key in fresh])
+    return fresh
 
 
 def _ndjson(rows: Iterable[Mapping[str, Any]]) -> bytes:
     return b"\n".join(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS) for row in rows)
 
 
-def _parse_rows(raw: bytes) -> list[dict[str, Any]]:
+def parse_rows(raw: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in raw.splitlines() if line]
 
 
@@ -57,7 +79,7 @@ class ParamText(str):
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: Any) -> str:
     """A query-parameter value in ClickHouse's escaped text form (chDB takes parameters as
     text, and reads backslash sequences in it)."""
     if isinstance(value, ParamText):
@@ -91,7 +113,7 @@ class ChdbWarehouse:
         import chdb
 
         self.url = f"chdb://{path}"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # held across the two steps of `insert_new`
         self._cleanup_due = 0.0
         try:
             self._conn = chdb.connect(path)
@@ -104,7 +126,7 @@ class ChdbWarehouse:
     def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> bytes:
         with self._lock:
             try:
-                text_params = {k: _param_text(v) for k, v in (params or {}).items()}
+                text_params = {k: param_text(v) for k, v in (params or {}).items()}
                 result = self._conn.query(sql, fmt, params=text_params)
             except Exception as exc:
                 raise WarehouseError(str(exc).strip()) from None
@@ -114,7 +136,7 @@ class ChdbWarehouse:
         self._run(sql, "JSONEachRow", params)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return _parse_rows(self._run(sql, "JSONEachRow", params))
+        return parse_rows(self._run(sql, "JSONEachRow", params))
 
     def query_raw(self, sql: str, fmt: str, params: Mapping[str, Any] | None = None) -> bytes:
         return self._run(sql, fmt, params)
@@ -126,6 +148,12 @@ class ChdbWarehouse:
             if time.monotonic() >= self._cleanup_due:
                 self._run("SYSTEM START CLEANUP", "JSONEachRow", None)
                 self._cleanup_due = time.monotonic() + self.CLEANUP_EVERY_S
+
+    def insert_new(
+        self, table: str, rows: Mapping[str, Mapping[str, Any]], stored_sql: str
+    ) -> list[str]:
+        with self._lock:
+            return insert_unstored(self, table, rows, stored_sql)
 
     def close(self) -> None:
         with self._lock:
@@ -264,7 +292,7 @@ class ClickHouseServerWarehouse:
         )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return _parse_rows(self.query_raw(sql, "JSONEachRow", params))
+        return parse_rows(self.query_raw(sql, "JSONEachRow", params))
 
     def insert_settings(self, table: str, payload: bytes) -> dict[str, Any]:
         """The settings of one insert: its token, and the insert settings this server knows."""
@@ -284,6 +312,11 @@ class ClickHouseServerWarehouse:
                 table, columns, payload, settings=settings, fmt="JSONEachRow"
             )
         )
+
+    def insert_new(
+        self, table: str, rows: Mapping[str, Mapping[str, Any]], stored_sql: str
+    ) -> list[str]:
+        return insert_unstored(self, table, rows, stored_sql)
 
     def close(self) -> None:
         self._client.close()
@@ -309,6 +342,11 @@ class FailingWrites:
         if os.path.exists(self.switch):
             raise WarehouseError(f"injected write failure ({self.switch} exists)")
         self._warehouse.insert(table, rows)
+
+    def insert_new(
+        self, table: str, rows: Mapping[str, Mapping[str, Any]], stored_sql: str
+    ) -> list[str]:
+        return insert_unstored(self, table, rows, stored_sql)
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._warehouse.command(sql, params)

@@ -55,7 +55,14 @@ def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
             ) from None
 
 
-def _die_with_parent() -> None:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now, chosen by the kernel."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def die_with_parent() -> None:
     """In the child: ask Linux to SIGTERM it when the parent dies (no orphaned broker)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -98,7 +105,7 @@ class EmbeddedBroker:
             # Its own session: Ctrl-C reaches only us, so the processors can commit their
             # offsets before we stop the broker. And it dies with us, even on SIGKILL.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log_file.close()
         deadline = time.monotonic() + timeout

@@ -186,6 +186,12 @@ def bench(
         typer.Option(help="Fixed rate of the latency run or the soak (default: half max)."),
     ] = None,
     partitions: Annotated[int, typer.Option(help="Partitions of the bench topics.")] = 4,
+    processors: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Processor processes (TOUCHSTREAM_PROCESSOR_PROCESSES): 1 runs them in up."
+        ),
+    ] = 1,
     gateway_events: Annotated[int, typer.Option(help="Events sent through HTTP.")] = 20_000,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
@@ -209,13 +215,15 @@ def bench(
         save,
     )
 
+    if processors > partitions:
+        raise _fail(f"--processors {processors} needs at least as many --partitions")
     if soak is not None:
         if soak < MIN_SOAK_S:
             raise _fail(f"--soak needs at least {MIN_SOAK_S:.0f} s (60 s of warm-up, then samples)")
-        report = run_soak(soak, rate, partitions)
+        report = run_soak(soak, rate, partitions, processors=processors)
         console.print(render_soak(report))
     else:
-        report = run_bench(events, rate, partitions, gateway_events)
+        report = run_bench(events, rate, partitions, gateway_events, processors=processors)
         console.print(render(report))
     if json_out:
         save(report, json_out)

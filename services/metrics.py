@@ -57,7 +57,14 @@ BATCH_STAGE_SECONDS = Counter(
     ["topic", "stage"],
 )
 WAREHOUSE_WRITE_SECONDS = Histogram(
-    "touchstream_warehouse_write_seconds", "Duration of one warehouse insert.", ["table"]
+    "touchstream_warehouse_write_seconds",
+    "Duration of one warehouse write: the check for stored keys, then the insert.",
+    ["table"],
+)
+RELAY_CALLS = Counter(
+    "touchstream_warehouse_relay_calls_total",
+    "Warehouse calls `up` ran for attached processor processes (services/warehouse_relay.py).",
+    ["op"],
 )
 WAREHOUSE_WRITE_FAILURES = Counter(
     "touchstream_warehouse_write_failures_total",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -436,16 +437,19 @@ class Activity:
         self.records = 0  # records received so far
         self.busy = 0  # batches in progress
         self._last = time.monotonic()
+        self._lock = threading.Lock()  # the warehouse relay's threads count their calls too
 
     @contextmanager
     def batch(self, records: int) -> Iterator[None]:
-        self.records += records
-        self.busy += 1
+        with self._lock:
+            self.records += records
+            self.busy += 1
         try:
             yield
         finally:
-            self.busy -= 1
-            self._last = time.monotonic()
+            with self._lock:
+                self.busy -= 1
+                self._last = time.monotonic()
 
     def quiet_for(self) -> float:
         """Seconds since the last batch ended (0 while one is in progress)."""

@@ -63,15 +63,11 @@ class Projector:
     def _insert_new_now(
         self, table: str, unique: dict[str, dict[str, Any]], existing_sql: str
     ) -> list[dict[str, Any]]:
-        stored = self.warehouse.query(existing_sql, {"ids": list(unique)})
-        for row in stored:
-            unique.pop(next(iter(row.values())), None)
-        fresh = list(unique.values())
+        started = time.perf_counter()
+        fresh = self.warehouse.insert_new(table, unique, existing_sql)
         if fresh:
-            started = time.perf_counter()
-            self.warehouse.insert(table, fresh)
             metrics.WAREHOUSE_WRITE_SECONDS.labels(table).observe(time.perf_counter() - started)
-        return fresh
+        return [unique[key] for key in fresh]
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -15,9 +15,11 @@ the aggregates too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 
 import orjson
@@ -136,20 +138,45 @@ def rebuild(
     return report
 
 
-class Replayer:
-    """Runs a rebuild on the processors' warehouse thread, then tells the processors."""
+class ReplayRefused(RuntimeError):
+    """A rebuild that cannot run now."""
 
-    def __init__(self, projector: Projector) -> None:
+
+class Replayer:
+    """Runs a rebuild on the processors' warehouse thread, then tells the processors.
+
+    `attached` lists the processor processes attached to this `up` (services/warehouse_relay.py):
+    their in-memory state would outlive the switch, so a rebuild refuses to run while they do;
+    `gate` is held during the rebuild, so that one attaching meanwhile waits for its end."""
+
+    def __init__(
+        self,
+        projector: Projector,
+        attached: Callable[[], list[int]] = lambda: [],
+        gate: AbstractContextManager[object] | None = None,
+    ) -> None:
         self.projector = projector
+        self.attached = attached
+        self.gate = gate or contextlib.nullcontext()
         self.after_switch: list[Callable[[], None]] = []
 
     async def run(self) -> ReplayReport:
+        if pids := self.attached():
+            raise ReplayRefused(
+                f"processor processes {', '.join(map(str, pids))} are attached to this "
+                "touchstream up and would keep state from before the rebuild: stop them first"
+            )
+
         def logged(report: ReplayReport) -> None:
             log.info(
                 "replay: %d archived events read, %d projected", report.events, report.projected
             )
 
-        report = await self.projector.call(rebuild, self.projector.warehouse, logged)
+        def rebuild_alone() -> ReplayReport:
+            with self.gate:
+                return rebuild(self.projector.warehouse, logged)
+
+        report = await self.projector.call(rebuild_alone)
         for forget in self.after_switch:
             forget()
         return report
@@ -159,6 +186,9 @@ def replay_routes(replayer: Replayer) -> list[web.RouteDef]:
     """`POST /v1/admin/replay`: rebuild now (what `touchstream replay` calls while `up` runs)."""
 
     async def replay(request: web.Request) -> web.Response:
-        return web.json_response((await replayer.run()).to_dict())
+        try:
+            return web.json_response((await replayer.run()).to_dict())
+        except ReplayRefused as exc:
+            return web.json_response({"error": str(exc)}, status=409)
 
     return [web.post("/v1/admin/replay", replay)]

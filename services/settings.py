@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         le=5,
         description="Longest wait of one consumer fetch; Tansu answers only when it expires.",
     )
+    processor_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Embedded: 1 runs the processors inside `up`; more: `up` keeps the gateway, "
+        "broker and chDB and starts this many processor processes (at most the partitions).",
+    )
     batch_max_events: int = Field(2000, ge=1, description="Processor micro-batch size.")
     batch_max_wait_s: float = Field(0.2, gt=0, description="Processor micro-batch wait.")
     write_retry_max_s: float = Field(30.0, gt=0, description="Cap of the warehouse-retry back-off.")

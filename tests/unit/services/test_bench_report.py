@@ -35,3 +35,9 @@ def test_a_report_without_a_timed_run_renders_without_shares() -> None:
     console = Console(width=120, record=True)
     console.print(render(BenchReport(events=0, text_share=0.0, machine={})))
     assert "share" in console.export_text()
+
+
+def test_the_report_says_how_many_processor_processes_ran() -> None:
+    console = Console(width=120, record=True)
+    console.print(render(BenchReport(events=0, text_share=0.0, machine={}, processors=2)))
+    assert "2 (beside up)" in console.export_text()
