@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import platform
 import shutil
@@ -59,6 +60,7 @@ EVENTS_PER_CUSTOMER = 16.5
 #: Share of the benchmark's events that carry free text (issue: about 20%, both languages).
 TEXT_SHARE = 0.2
 TOPIC = "cx.touchpoints.v1"
+ALERTS_TOPIC = "cx.alerts.v1"
 SAMPLE_EVERY_S = 10.0
 #: Soak samples before this are left out of the start RSS and the slopes: caches, the chDB
 #: engine and the detectors' state settle first.
@@ -74,12 +76,27 @@ class BenchReport:
     text_share: float
     machine: dict[str, Any]
     processors: int = 1  # processor processes (TOUCHSTREAM_PROCESSOR_PROCESSES)
+    settings: dict[str, str] = field(default_factory=lambda: tuning())
     results: dict[str, float] = field(default_factory=dict)
     processes: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Where the end-to-end run's time went: seconds the processors' touchpoints batches spent
     #: per stage, and CPU seconds per process, over the run's wall time (`wall_s`).
     end_to_end_time: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+#: Settings of the pipeline's speed that the bench's stack takes from the environment (every
+#: other TOUCHSTREAM_* variable is left out: the stack has its own data directory and ports).
+TUNING = (
+    "TOUCHSTREAM_BATCH_MAX_EVENTS",
+    "TOUCHSTREAM_BATCH_MAX_WAIT_S",
+    "TOUCHSTREAM_CONSUMER_FETCH_WAIT_S",
+)
+
+
+def tuning() -> dict[str, str]:
+    """The tuning settings set in the environment, as the bench's stack runs with them."""
+    return {name: os.environ[name] for name in TUNING if name in os.environ}
 
 
 def machine() -> dict[str, Any]:
@@ -227,6 +244,7 @@ class Stack:
         self.http_port, kafka_port = free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{kafka_port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+        self.env.update(tuning())
         self.env.update(
             TOUCHSTREAM_DATA_DIR=str(self.data_dir),
             TOUCHSTREAM_KAFKA_BOOTSTRAP=self.bootstrap,
@@ -247,7 +265,7 @@ class Stack:
         """Tansu and the topics, with nothing reading them yet."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.broker.start()
-        names = ("cx.touchpoints.v1", "cx.alerts.v1", "cx.deadletter.v1")
+        names = (TOPIC, ALERTS_TOPIC, "cx.deadletter.v1")
         ensure_topics(self.bootstrap, dict.fromkeys(names, self.partitions))
 
     def start(self) -> None:
@@ -357,6 +375,9 @@ def _publish_at_rate(
     producer.close()
 
 
+# `received_at` is stamped when the processors build the event's row, before the batch's insert:
+# the time to queryable is somewhat longer (up to the rest of that batch's processing, which
+# the time to the alert's publication includes).
 _LATENCY_SQL = """
 SELECT quantiles(0.5, 0.99)(ms) AS q, max(ms) AS worst, count() AS n FROM (
   SELECT dateDiff('millisecond', time, received_at) AS ms FROM cx.events
@@ -369,16 +390,42 @@ SELECT quantiles(0.5, 0.99)(ms) AS q, max(ms) AS worst, count() AS n FROM (
 """
 
 
+def _published_alert_ms(bootstrap: str, since: datetime) -> list[float]:
+    """For each alert revision raised at or after `since`: milliseconds from its raising event
+    (`raised_at`, the event's time) to its record on the alerts topic (the record's timestamp,
+    its publication): when the live feed and the webhooks have it."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,  # the topic is read to its end once nothing comes for 3 s
+    )
+    delays = []
+    try:
+        for record in consumer:
+            raised = datetime.fromisoformat(orjson.loads(record.value)["raised_at"])
+            if raised >= since:
+                delays.append(record.timestamp - raised.timestamp() * 1000)
+    finally:
+        consumer.close()
+    return delays
+
+
 def _latency(
     stack: Stack, events: list[dict[str, Any]], rate: float, archived_after: int
 ) -> dict[str, float]:
     marked = [dict(e, id=f"lat-{e['id']}", source="bench-latency") for e in events]
-    since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+    started = datetime.now(UTC)
+    since = started.strftime("%Y-%m-%d %H:%M:%S.000")
     _publish_at_rate(stack.bootstrap, marked, rate)
     stack.wait_archived(archived_after)
     time.sleep(1.0)  # the last alerts are projected from their own topic
     event_q = stack.client.query(_LATENCY_SQL)[0]
     alert_q = stack.client.query(_ALERT_LATENCY_SQL, since=since)[0]
+    published = sorted(_published_alert_ms(stack.bootstrap, started.replace(microsecond=0)))
     return {
         "latency_rate_eps": rate,
         "event_to_queryable_p50_ms": event_q["q"][0],
@@ -388,7 +435,17 @@ def _latency(
         "event_to_alert_p99_ms": alert_q["q"][1] if alert_q["n"] else float("nan"),
         "event_to_alert_max_ms": alert_q["worst"] if alert_q["n"] else float("nan"),
         "alerts_measured": alert_q["n"],
+        "event_to_alert_published_p50_ms": _quantile(published, 0.5),
+        "event_to_alert_published_p99_ms": _quantile(published, 0.99),
+        "event_to_alert_published_max_ms": published[-1] if published else float("nan"),
     }
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values (nearest rank), NaN for none."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def run_bench(
@@ -666,6 +723,8 @@ def render(report: BenchReport) -> Group:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("processor processes", _processes(report.processors))
+    for name, value in report.settings.items():
+        table.add_row(name, value)
     for name, value in report.results.items():
         shown = f"{value:.2f}" if "vs" in name else f"{value:,.0f}"
         table.add_row(name.replace("_", " "), shown)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from touchstream.services.broker import EmbeddedBroker
+from touchstream.services.broker import EmbeddedBroker, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port"]  # the tests' way to a port nothing listens on
 
 
 @pytest.fixture(scope="session")
