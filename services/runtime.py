@@ -75,7 +75,7 @@ SHARED_WITH_ATTACHED = (
 
 def attaches(settings: Settings) -> bool:
     """Whether this `up` attaches processors to the embedded `up` that owns the chDB."""
-    return settings.role == "processors" and settings.resolved_warehouse_url.startswith("chdb://")
+    return settings.role == "processors" and settings.chdb_warehouse
 
 
 def check_role(settings: Settings) -> None:
@@ -83,7 +83,7 @@ def check_role(settings: Settings) -> None:
     `processors` attaches to a running `up` and `gateway` cannot run. More than one processor
     process is for the embedded warehouse, one partition at least for each."""
     if settings.processor_processes > 1 and not attaches(settings):
-        if settings.role != "all" or not settings.resolved_warehouse_url.startswith("chdb://"):
+        if settings.role != "all" or not settings.chdb_warehouse:
             raise RoleError(
                 "TOUCHSTREAM_PROCESSOR_PROCESSES is for the embedded warehouse (chDB) with "
                 "TOUCHSTREAM_ROLE=all; with a ClickHouse server, run processor replicas "
@@ -97,7 +97,7 @@ def check_role(settings: Settings) -> None:
             )
     if settings.role == "all" or attaches(settings):
         return
-    if settings.embedded_broker or settings.resolved_warehouse_url.startswith("chdb://"):
+    if settings.embedded_broker or settings.chdb_warehouse:
         raise RoleError(
             f"TOUCHSTREAM_ROLE={settings.role} splits the pipeline over processes, which needs a "
             "Kafka cluster and a ClickHouse server: set TOUCHSTREAM_EMBEDDED_BROKER=false and "
@@ -187,7 +187,7 @@ def _serve(
         if spread:
             attached = AttachedProcessors(settings.processor_processes, settings.http_host)
         # chDB lives in this process: attached processors use it through the relay
-        if owner is None and warehouse.url.startswith("chdb://"):
+        if owner is None and settings.chdb_warehouse:
             relay = Relay(warehouse, activity)
         # a rebuild inside `up` pauses its processors; with replicas, the others would write on
         replayer = None

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
 
     @property
+    def chdb_warehouse(self) -> bool:
+        """Whether the warehouse is chDB: in this process, which only one process may open."""
+        return self.resolved_warehouse_url.startswith("chdb://")
+
+    @property
     def runtime_file(self) -> Path:
         """Where a running `up` publishes its ports, so `sql` and `demo` can find it."""
         return self.data_dir / "runtime.json"
